@@ -1,0 +1,34 @@
+package o365smtp
+
+import "time"
+
+// Stats is a snapshot of a Sender's counters, for metrics and tests.
+type Stats struct {
+	// Sent counts messages the server accepted.
+	Sent int64 `json:"sent"`
+	// Failed counts Send calls that returned an error.
+	Failed int64 `json:"failed"`
+	// FailuresByKind counts failed Send calls by Kind.
+	FailuresByKind map[Kind]int64 `json:"failures_by_kind,omitempty"`
+	// Attempts counts submission attempts (retries included).
+	Attempts int64 `json:"attempts"`
+	// Retries counts automatic retries.
+	Retries int64 `json:"retries"`
+	// TokenRequests counts requests to the token source (cache misses).
+	TokenRequests int64 `json:"token_requests"`
+	// Dials counts SMTP connections opened.
+	Dials int64 `json:"dials"`
+	// OpenConnections, IdleConnections and InUseConnections describe the
+	// connection pool now.
+	OpenConnections  int `json:"open_connections"`
+	IdleConnections  int `json:"idle_connections"`
+	InUseConnections int `json:"in_use_connections"`
+	// ConnectionWaits counts sends that waited for a free connection slot,
+	// and ConnectionWaitTime is their total wait.
+	ConnectionWaits    int64         `json:"connection_waits"`
+	ConnectionWaitTime time.Duration `json:"connection_wait_time"`
+	// GovernorWaits counts submissions that waited for the per-minute
+	// governor (or Config.Limiter), and GovernorWaitTime is their total wait.
+	GovernorWaits    int64         `json:"governor_waits"`
+	GovernorWaitTime time.Duration `json:"governor_wait_time"`
+}

@@ -1,0 +1,404 @@
+package o365smtp
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/o365smtp/o365smtp/internal/catalog"
+)
+
+// Token is an OAuth 2.0 access token for Exchange Online.
+type Token struct {
+	// AccessToken is the bearer token. It is never printed: Token's String,
+	// GoString and Format methods redact it.
+	AccessToken string
+	// ExpiresOn is when the token expires. The zero value means unknown:
+	// such a token is used for the connections being made when it arrives
+	// and is not cached.
+	ExpiresOn time.Time
+}
+
+// String returns a description of t without the access token.
+func (t Token) String() string {
+	state := "empty"
+	if t.AccessToken != "" {
+		state = "[REDACTED]"
+	}
+	if t.ExpiresOn.IsZero() {
+		return "Token{AccessToken:" + state + "}"
+	}
+	return "Token{AccessToken:" + state + " ExpiresOn:" + t.ExpiresOn.Format(time.RFC3339) + "}"
+}
+
+// GoString implements fmt.GoStringer without the access token.
+func (t Token) GoString() string { return "o365smtp." + t.String() }
+
+// Format implements fmt.Formatter so that every verb redacts the token.
+func (t Token) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, t.GoString())
+		return
+	}
+	io.WriteString(f, t.String())
+}
+
+// TokenSource supplies access tokens. Token must be safe for concurrent use
+// by multiple goroutines and must honour ctx.
+type TokenSource interface {
+	Token(ctx context.Context) (Token, error)
+}
+
+// TokenSourceFunc adapts a function to a TokenSource.
+type TokenSourceFunc func(ctx context.Context) (Token, error)
+
+// Token calls f(ctx).
+func (f TokenSourceFunc) Token(ctx context.Context) (Token, error) { return f(ctx) }
+
+// NewTokenSource returns the cached, single-flight token source that New
+// builds from cfg's credential, endpoint and HTTPClient fields (Mailbox is not
+// needed), so that several Senders, one per mailbox, can share one app token:
+// set each Sender's Config.TokenSource to it. Its errors are *Error values.
+func NewTokenSource(cfg Config) (TokenSource, error) {
+	if cfg.Mailbox == "" {
+		cfg.Mailbox = "token-source@invalid.example" // not used; satisfies validation
+	}
+	r, err := resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newCachedSource(r), nil
+}
+
+// Token cache tuning.
+const (
+	// maxRefreshMargin: a cached token is replaced when less than
+	// min(maxRefreshMargin, half its lifetime) is left. Exchange's High
+	// Volume Email endpoint rejects tokens that expire within minutes.
+	maxRefreshMargin = 10 * time.Minute
+	// fetchTimeout bounds one token request, which is shared by every
+	// caller waiting for it and so does not use any one caller's context.
+	fetchTimeout = 30 * time.Second
+)
+
+// cachedToken is one token in the cache.
+type cachedToken struct {
+	tok       Token
+	refreshAt time.Time // serve from cache before this
+}
+
+// cachedSource caches tokens from fetch and shares one in-flight request
+// among concurrent callers. It is what NewTokenSource returns.
+type cachedSource struct {
+	fetch    func(ctx context.Context) (Token, error)
+	now      func() time.Time
+	cur      atomic.Pointer[cachedToken]
+	group    singleflight.Group
+	requests atomic.Int64 // token requests made (fetch calls)
+	hints    catalog.Values
+	redact   func() []string // secrets that must never appear in errors
+}
+
+func newCachedSource(r *resolved) *cachedSource {
+	c := &cachedSource{now: time.Now}
+	c.hints = catalog.Values{ClientID: r.cfg.ClientID, TenantID: r.cfg.TenantID, Mailbox: r.cfg.Mailbox,
+		Host: r.host, Authority: r.authority, Scope: r.scope}
+	if ts := r.cfg.TokenSource; ts != nil {
+		if inner, ok := ts.(*cachedSource); ok {
+			// Already cached and single-flight (NewTokenSource): share it.
+			return inner
+		}
+		c.fetch = ts.Token
+		c.redact = func() []string { return nil }
+		return c
+	}
+	m := &msalSource{r: r}
+	c.fetch = m.token
+	c.redact = m.secrets
+	return c
+}
+
+// Token returns a cached token, or fetches one.
+func (c *cachedSource) Token(ctx context.Context) (Token, error) {
+	t, _, err := c.token(ctx)
+	return t, err
+}
+
+// token returns a token and whether it came from the cache.
+func (c *cachedSource) token(ctx context.Context) (Token, bool, error) {
+	if ct := c.cur.Load(); ct != nil && c.now().Before(ct.refreshAt) {
+		return ct.tok, true, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return Token{}, false, canceledError("token", err)
+	}
+	ch := c.group.DoChan("token", func() (any, error) {
+		if ct := c.cur.Load(); ct != nil && c.now().Before(ct.refreshAt) {
+			return ct, nil // a flight that just ended filled the cache
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		c.requests.Add(1)
+		tok, err := c.fetch(fctx)
+		if err != nil {
+			return nil, err
+		}
+		if tok.AccessToken == "" {
+			return nil, &Error{Kind: ErrTokenRequest, Op: "token", Message: "the token source returned an empty access token",
+				Hint: "Make the TokenSource return a token, or an error."}
+		}
+		ct := &cachedToken{tok: tok}
+		if !tok.ExpiresOn.IsZero() {
+			now := c.now()
+			margin := tok.ExpiresOn.Sub(now) / 2
+			margin = min(margin, maxRefreshMargin)
+			ct.refreshAt = tok.ExpiresOn.Add(-margin)
+			c.cur.Store(ct)
+		}
+		return ct, nil
+	})
+	select {
+	case <-ctx.Done():
+		return Token{}, false, canceledError("token", ctx.Err())
+	case res := <-ch:
+		if res.Err != nil {
+			return Token{}, false, c.tokenError(ctx, res.Err)
+		}
+		return res.Val.(*cachedToken).tok, false, nil
+	}
+}
+
+// invalidate drops tok from the cache if it is still the cached token, so
+// that concurrent callers that saw the same token rejected cause only one
+// refresh.
+func (c *cachedSource) invalidate(accessToken string) {
+	ct := c.cur.Load()
+	if ct != nil && ct.tok.AccessToken == accessToken {
+		c.cur.CompareAndSwap(ct, nil)
+	}
+}
+
+// tokenError turns a token failure into an *Error.
+func (c *cachedSource) tokenError(ctx context.Context, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Op == "" {
+			e.Op = "token"
+		}
+		return e
+	}
+	if ctx.Err() != nil {
+		return canceledError("token", ctx.Err())
+	}
+	var ae *assertionError
+	if errors.As(err, &ae) {
+		return &Error{Kind: ErrInvalidCertificate, Op: "token", Message: "the ClientAssertion callback failed: " + redactAll(ae.err.Error(), c.redact()),
+			Hint: "Fix the ClientAssertion callback: for workload identity, check that the file named by AZURE_FEDERATED_TOKEN_FILE exists and is readable.", Err: ae.err, retry: retryNever}
+	}
+	var ce msalerrors.CallErr
+	if errors.As(err, &ce) && ce.Resp != nil {
+		var body []byte
+		if ce.Resp.Body != nil {
+			body, _ = io.ReadAll(io.LimitReader(ce.Resp.Body, 64<<10))
+		}
+		tc := catalog.ClassifyToken(ce.Resp.StatusCode, body)
+		e := &Error{Kind: Kind(tc.Kind), Op: "token", AADSTS: tc.AADSTS, Message: redactAll(tc.Message, c.redact()),
+			Hint: tc.Hint(c.hints), Err: &httpStatusError{status: ce.Resp.StatusCode, oauthErr: tc.Error}}
+		e.retry = retryOf(tc.Retry)
+		return e
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		msg := "the token endpoint cannot be reached"
+		if ue != nil {
+			msg += ": " + ue.Err.Error()
+		}
+		return &Error{Kind: ErrTokenRequest, Op: "token", Message: redactAll(msg, c.redact()),
+			Hint: fmt.Sprintf("Check that %s is reachable over HTTPS from here (proxy, firewall, DNS), and that the Cloud and AuthorityHost are right.", c.hints.Authority),
+			Err: err, retry: retryTransient}
+	}
+	return &Error{Kind: ErrTokenRequest, Op: "token", Message: redactAll(err.Error(), c.redact()),
+		Hint: "The token request failed before reaching Entra; check TenantID, AuthorityHost and the credential.", Err: err, retry: retryNever}
+}
+
+func retryOf(r catalog.Retry) retryClass {
+	switch r {
+	case catalog.Transient:
+		return retryTransient
+	case catalog.NeedsPerson:
+		return retryPerson
+	}
+	return retryNever
+}
+
+// httpStatusError is the cause of a token endpoint error: the HTTP status and
+// the OAuth error, nothing that could hold a secret.
+type httpStatusError struct {
+	status   int
+	oauthErr string
+}
+
+func (e *httpStatusError) Error() string {
+	s := fmt.Sprintf("token endpoint answered HTTP %d", e.status)
+	if e.oauthErr != "" {
+		s += " " + e.oauthErr
+	}
+	return s
+}
+
+// assertionError marks an error returned by Config.ClientAssertion.
+type assertionError struct{ err error }
+
+func (e *assertionError) Error() string { return "client assertion: " + e.err.Error() }
+func (e *assertionError) Unwrap() error { return e.err }
+
+// redactAll replaces every non-empty secret in s.
+func redactAll(s string, secrets []string) string {
+	for _, x := range secrets {
+		if len(x) >= 4 {
+			s = strings.ReplaceAll(s, x, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+// canceledError is the ErrCanceled for a context that ended.
+func canceledError(op string, err error) *Error {
+	return &Error{Kind: ErrCanceled, Op: op, Message: err.Error(),
+		Hint: "The context ended first; allow more time (a cold start needs a token request and a TLS handshake).", Err: err, retry: retryNever}
+}
+
+// msalSource gets tokens from Entra with an MSAL confidential client.
+type msalSource struct {
+	r *resolved
+
+	mu     sync.Mutex
+	client *confidential.Client
+	secret string // the secret the client was built with (ClientSecretFile)
+}
+
+// emptyCache makes MSAL's cache always empty: our cache is the only one, so
+// a token we dropped after a 535 is never served again by MSAL.
+type emptyCache struct{}
+
+func (emptyCache) Replace(_ context.Context, u cache.Unmarshaler, _ cache.ReplaceHints) error {
+	return u.Unmarshal([]byte("{}"))
+}
+func (emptyCache) Export(context.Context, cache.Marshaler, cache.ExportHints) error { return nil }
+
+// trustedLoginHosts are the Microsoft login hosts for which MSAL's instance
+// discovery works; for any other host (an emulator, a private endpoint) it is
+// turned off.
+var trustedLoginHosts = map[string]bool{
+	"login.microsoftonline.com":        true,
+	"login.microsoft.com":              true,
+	"login.windows.net":                true,
+	"login.microsoftonline.us":         true,
+	"login-us.microsoftonline.com":     true,
+	"login.partner.microsoftonline.cn": true,
+	"login.chinacloudapi.cn":           true,
+}
+
+func (m *msalSource) secrets() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return []string{m.r.cfg.ClientSecret, m.secret}
+}
+
+// clientFor returns the MSAL client, rebuilding it when the secret file
+// changed (MSAL credentials are immutable).
+func (m *msalSource) clientFor() (*confidential.Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cfg := m.r.cfg
+	var cred confidential.Credential
+	switch {
+	case cfg.ClientSecretFile != "":
+		s, err := readSecretFile(cfg.ClientSecretFile)
+		if err != nil {
+			return nil, err
+		}
+		if m.client != nil && s == m.secret {
+			return m.client, nil
+		}
+		m.secret = s
+		cred, err = confidential.NewCredFromSecret(s)
+		if err != nil {
+			return nil, err
+		}
+	case m.client != nil:
+		return m.client, nil
+	case cfg.ClientSecret != "":
+		var err error
+		if cred, err = confidential.NewCredFromSecret(cfg.ClientSecret); err != nil {
+			return nil, err
+		}
+	case cfg.Certificate != nil:
+		var certs []*x509.Certificate
+		for i, der := range cfg.Certificate.Certificate {
+			if i == 0 {
+				certs = append(certs, leafOf(cfg.Certificate))
+				continue
+			}
+			if c, err := x509.ParseCertificate(der); err == nil {
+				certs = append(certs, c)
+			}
+		}
+		var err error
+		if cred, err = confidential.NewCredFromCert(certs, cfg.Certificate.PrivateKey); err != nil {
+			return nil, configError("the certificate credential cannot be used: "+err.Error(),
+				"Use an RSA certificate with its matching private key.")
+		}
+	case cfg.ClientAssertion != nil:
+		cb := cfg.ClientAssertion
+		cred = confidential.NewCredFromAssertionCallback(func(ctx context.Context, _ confidential.AssertionRequestOptions) (string, error) {
+			a, err := cb(ctx)
+			if err != nil {
+				return "", &assertionError{err}
+			}
+			return a, nil
+		})
+	}
+	u, _ := url.Parse(m.r.authority)
+	c, err := confidential.New(m.r.authority+"/"+cfg.TenantID, cfg.ClientID, cred,
+		confidential.WithHTTPClient(m.r.httpClient),
+		confidential.WithInstanceDiscovery(trustedLoginHosts[strings.ToLower(u.Hostname())] && u.Port() == ""),
+		confidential.WithCache(emptyCache{}),
+		confidential.WithAzureRegion("DisableMsalForceRegion"),
+	)
+	if err != nil {
+		return nil, configError("the token client cannot be built: "+err.Error(),
+			"Check TenantID and AuthorityHost.")
+	}
+	m.client = &c
+	return m.client, nil
+}
+
+// token gets a new token from Entra.
+func (m *msalSource) token(ctx context.Context) (Token, error) {
+	c, err := m.clientFor()
+	if err != nil {
+		return Token{}, err
+	}
+	res, err := c.AcquireTokenByCredential(ctx, []string{m.r.scope})
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{AccessToken: res.AccessToken, ExpiresOn: res.ExpiresOn}, nil
+}
+
