@@ -135,11 +135,14 @@ func newCachedSource(r *resolved) *cachedSource {
 // Token returns a cached token, or fetches one.
 func (c *cachedSource) Token(ctx context.Context) (Token, error) {
 	t, _, err := c.token(ctx)
-	return t, err
+	if err != nil {
+		return Token{}, err
+	}
+	return t, nil
 }
 
 // token returns a token and whether it came from the cache.
-func (c *cachedSource) token(ctx context.Context) (Token, bool, error) {
+func (c *cachedSource) token(ctx context.Context) (Token, bool, *Error) {
 	if ct := c.cur.Load(); ct != nil && c.now().Before(ct.refreshAt) {
 		return ct.tok, true, nil
 	}

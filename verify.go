@@ -1,6 +1,15 @@
 package o365smtp
 
-import "time"
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/o365smtp/o365smtp/internal/catalog"
+)
 
 // Report is the result of Sender.Verify: the resolved endpoints, the
 // credential type, what the token says and one Step per checklist item.
@@ -51,4 +60,330 @@ type Step struct {
 	Detail    string `json:"detail,omitempty"`
 	Hint      string `json:"hint,omitempty"`
 	ElapsedMS int64  `json:"elapsed_ms"`
+}
+
+// Verify walks the setup checklist against the live service and never sends
+// a message: config, credential, token, token_claims, connect, tls, auth and
+// send_as. from lists the addresses the application puts in From; each is
+// probed with MAIL FROM and RSET (none: send_as is skipped). Verify stops at
+// the first failure that makes later steps meaningless; they are reported as
+// skipped.
+//
+// The Report is never nil. err is nil exactly when Report.OK, and otherwise
+// is the failing step's *Error. Verify takes a connection slot like Send, so
+// probes cannot crowd out real mail, and it ignores (and, on success,
+// clears) the fail-fast cool-off that follows a setup failure.
+func (s *Sender) Verify(ctx context.Context, from ...string) (*Report, error) {
+	v := &verifier{s: s, rep: &Report{
+		Host: s.r.host, Port: s.r.port, Authority: s.r.authority + "/" + s.r.cfg.TenantID,
+		Scope: s.r.scope, Credential: s.r.credential,
+	}}
+	if s.r.cfg.TenantID == "" {
+		v.rep.Authority = ""
+	}
+	err := v.run(ctx, from)
+	v.rep.OK = err == nil
+	for _, st := range v.rep.Steps {
+		if st.Status == StatusFail {
+			v.rep.OK = false
+		}
+	}
+	if err != nil {
+		return v.rep, err
+	}
+	s.clearCoolOff()
+	return v.rep, nil
+}
+
+// verifyStepNames are the steps, in order.
+var verifyStepNames = []string{"config", "credential", "token", "token_claims", "connect", "tls", "auth", "send_as"}
+
+type verifier struct {
+	s   *Sender
+	rep *Report
+}
+
+func (v *verifier) add(name string, st Status, start time.Time, detail, hint string, kind Kind) {
+	v.rep.Steps = append(v.rep.Steps, Step{Name: name, Status: st, Kind: kind, Detail: detail, Hint: hint,
+		ElapsedMS: time.Since(start).Milliseconds()})
+}
+
+func (v *verifier) fail(name string, start time.Time, e *Error, detail string) *Error {
+	if detail == "" {
+		detail = e.Error()
+	}
+	v.add(name, StatusFail, start, detail, e.Hint, e.Kind)
+	// Later steps are meaningless.
+	for _, n := range verifyStepNames[len(v.rep.Steps):] {
+		v.rep.Steps = append(v.rep.Steps, Step{Name: n, Status: StatusSkip, Detail: "skipped: " + name + " failed"})
+	}
+	return e
+}
+
+func (v *verifier) run(ctx context.Context, from []string) *Error {
+	s, r := v.s, v.s.r
+	if s.closed.Load() {
+		e := closedError()
+		return v.fail("config", time.Now(), e, "")
+	}
+
+	// config: New validated shapes; here only what is legal but wrong.
+	start := time.Now()
+	switch {
+	case r.implicitTLS && isMicrosoftSMTPHost(r.host):
+		e := &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("implicit TLS on port %d: %s does not offer it", r.port, r.host),
+			Hint: "Exchange Online's SMTP AUTH submission uses STARTTLS on port 587: set Port to 587 (or 0) and Security to auto or starttls."}
+		return v.fail("config", start, e, "")
+	case r.port != 587 && r.port != 25 && isMicrosoftSMTPHost(r.host):
+		v.add("config", StatusWarn, start, fmt.Sprintf("%s:%d with %s", r.host, r.port, modeName(r)),
+			"Exchange Online's SMTP AUTH submission listens on port 587 (STARTTLS).", "")
+	default:
+		v.add("config", StatusPass, start, fmt.Sprintf("%s:%d with %s, mailbox %s", r.host, r.port, modeName(r), r.cfg.Mailbox), "", "")
+	}
+
+	// credential
+	start = time.Now()
+	detail := r.credential
+	switch r.credential {
+	case credClientSecretFile:
+		if _, err := readSecretFile(r.cfg.ClientSecretFile); err != nil {
+			return v.fail("credential", start, err.(*Error), "")
+		}
+		detail = "client secret read from " + r.cfg.ClientSecretFile
+	case credCertificate:
+		leaf := leafOf(r.cfg.Certificate)
+		left := time.Until(leaf.NotAfter)
+		detail = fmt.Sprintf("certificate %q, expires %s", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
+		switch {
+		case left <= 0:
+			e := &Error{Kind: ErrInvalidCertificate, Op: "config", Message: "the certificate expired on " + leaf.NotAfter.UTC().Format(time.RFC3339),
+				Hint: "Create a new certificate, upload its public part to the app registration (Certificates & secrets > Certificates) and configure it here."}
+			return v.fail("credential", start, e, "")
+		case left < 30*24*time.Hour:
+			v.add("credential", StatusWarn, start, detail,
+				fmt.Sprintf("The certificate expires in %d days: create a new one, upload it to the app registration, and switch to it before then.", int(left.Hours()/24)), "")
+			goto token
+		}
+	case credClientSecret:
+		detail = "client secret (its expiry is not visible to clients: note it when you create a secret)"
+	case credClientAssertion:
+		detail = "federated client assertion"
+	case credTokenSource:
+		detail = "token source supplied by the application"
+	}
+	v.add("credential", StatusPass, start, detail, "", "")
+
+token:
+	start = time.Now()
+	tok, cached, e := s.tokens.token(ctx)
+	if e != nil {
+		d := e.Error()
+		return v.fail("token", start, e, d)
+	}
+	if tr := traceFrom(ctx); tr.TokenAcquired != nil {
+		tr.TokenAcquired(tok.ExpiresOn, cached)
+	}
+	v.rep.TokenExpiresOn = tok.ExpiresOn
+	src := "new token"
+	if cached {
+		src = "cached token"
+	}
+	exp := "no expiry given"
+	if !tok.ExpiresOn.IsZero() {
+		exp = "expires " + tok.ExpiresOn.UTC().Format(time.RFC3339)
+	}
+	v.add("token", StatusPass, start, fmt.Sprintf("%s from %s, %s", src, v.rep.Authority, exp), "", "")
+
+	// token_claims
+	start = time.Now()
+	if e := v.claims(start, tok); e != nil {
+		return e
+	}
+
+	// connect, tls, auth: one dial, reported per phase.
+	if err := s.pool.acquire(ctx); err != nil {
+		return v.fail("connect", time.Now(), err, "")
+	}
+	defer s.pool.releaseSlot()
+	tr := traceFrom(ctx)
+	var banner string
+	var tlsState *tls.ConnectionState
+	vt := &Trace{
+		TokenAcquired: tr.TokenAcquired,
+		Connected:     func(addr, b string) { banner = b; callIf(tr.Connected, addr, b) },
+		TLSHandshakeDone: func(st tls.ConnectionState) {
+			tlsState = &st
+			if tr.TLSHandshakeDone != nil {
+				tr.TLSHandshakeDone(st)
+			}
+		},
+		Authenticated: tr.Authenticated,
+	}
+	start = time.Now()
+	c, de := s.dial(ctx, tok, vt)
+	if de != nil && cached && de.Kind == ErrAuthFailed && de.Code == 535 {
+		// Same one-time fresh-token retry as Send.
+		s.tokens.invalidate(tok.AccessToken)
+		if tok2, _, e2 := s.tokens.token(ctx); e2 == nil {
+			tok = tok2
+			c, de = s.dial(ctx, tok, vt)
+		}
+	}
+	elapsed := time.Since(start)
+	if de != nil {
+		switch de.Op {
+		case "connect":
+			return v.fail("connect", start, de, "")
+		case "tls":
+			v.add("connect", StatusPass, start, "connected; greeting: "+banner, "", "")
+			return v.fail("tls", time.Now(), de, "")
+		default:
+			v.add("connect", StatusPass, start, "connected; greeting: "+banner, "", "")
+			if tlsState != nil {
+				v.add("tls", StatusPass, time.Now(), "TLS "+tls.VersionName(tlsState.Version), "", "")
+			} else {
+				v.add("tls", StatusPass, time.Now(), "TLS", "", "")
+			}
+			if de.Kind == ErrAuthFailed && de.Code == 535 {
+				de = v.authHint(de, tok)
+			}
+			return v.fail("auth", time.Now(), de, "")
+		}
+	}
+	_ = elapsed
+	v.add("connect", StatusPass, start, fmt.Sprintf("%s:%d; greeting: %s", r.host, r.port, banner), "", "")
+	tdetail := fmt.Sprintf("%s, certificate valid for %s", tls.VersionName(c.tls.Version), r.tlsConfig.ServerName)
+	tstatus, thint := StatusPass, ""
+	if ok, mechs := c.c.Extension("AUTH"); !ok || !containsFold(strings.Fields(mechs), "XOAUTH2") {
+		tstatus, thint = StatusWarn, "The server does not advertise AUTH XOAUTH2 after TLS; Exchange Online does. Check Host."
+		tdetail += "; AUTH " + mechs
+	} else {
+		tdetail += "; AUTH " + mechs
+	}
+	v.add("tls", tstatus, start, tdetail, thint, "")
+	v.add("auth", StatusPass, start, "XOAUTH2 accepted for "+r.cfg.Mailbox, "", "")
+	if !s.pool.added(c) {
+		return v.fail("send_as", time.Now(), closedError(), "")
+	}
+
+	// send_as
+	start = time.Now()
+	if len(from) == 0 {
+		s.pool.put(c)
+		v.add("send_as", StatusSkip, start, "no From addresses to probe (pass them to Verify, or --from to the CLI)", "", "")
+		return nil
+	}
+	c.w.bind(ctx, sendTimeout)
+	var probed []string
+	for _, addr := range from {
+		if err := c.c.Mail(addr); err != nil {
+			e := s.stepError(ctx, "mail", "mail", err, nil, &envelope{hdrFrom: addr})
+			if stateAfter(err, c.c) == sessionOK {
+				s.pool.put(c)
+			} else {
+				s.pool.discard(c)
+			}
+			return v.fail("send_as", start, e, "MAIL FROM:<"+addr+">: "+e.Error())
+		}
+		if err := c.c.Reset(); err != nil {
+			s.pool.discard(c)
+			e := s.stepError(ctx, "mail", "mail", err, nil, nil)
+			return v.fail("send_as", start, e, "")
+		}
+		probed = append(probed, addr)
+	}
+	s.pool.put(c)
+	v.add("send_as", StatusPass, start, "MAIL FROM accepted for "+strings.Join(probed, ", ")+
+		". Some send-as refusals only appear at the end of DATA (554 5.2.252), so this is not proof.", "", "")
+	return nil
+}
+
+// claims checks the token's claims. It returns non-nil only on failure.
+func (v *verifier) claims(start time.Time, tok Token) *Error {
+	r := v.s.r
+	c := tokenClaims(tok.AccessToken)
+	if !c.Decoded {
+		v.add("token_claims", StatusWarn, start, "the token is not a JWT; its claims cannot be checked", "", "")
+		return nil
+	}
+	v.rep.ObjectID = c.OID
+	var problems, warns []string
+	resource := strings.TrimSuffix(r.scope, "/.default")
+	if c.Aud != "" && !strings.EqualFold(strings.TrimSuffix(c.Aud, "/"), resource) && c.Aud != exchangeAppID {
+		problems = append(problems, fmt.Sprintf("aud is %q, not %q: the token is for another resource", c.Aud, resource))
+	}
+	if isGUID(r.cfg.TenantID) && c.Tid != "" && !strings.EqualFold(c.Tid, r.cfg.TenantID) {
+		problems = append(problems, fmt.Sprintf("tid is %s, not TenantID %s", c.Tid, r.cfg.TenantID))
+	}
+	if r.cfg.ClientID != "" && c.AppID != "" && !strings.EqualFold(c.AppID, r.cfg.ClientID) {
+		problems = append(problems, fmt.Sprintf("appid is %s, not ClientID %s", c.AppID, r.cfg.ClientID))
+	}
+	if !c.Exp.IsZero() && !c.Exp.After(time.Now()) {
+		problems = append(problems, "the token has expired (exp "+c.Exp.UTC().Format(time.RFC3339)+")")
+	}
+	if !containsFold(c.Roles, "SMTP.SendAsApp") {
+		warns = append(warns, "roles lacks SMTP.SendAsApp")
+	}
+	detail := fmt.Sprintf("aud %s, tid %s, appid %s, oid %s (the service principal's object ID), roles [%s]",
+		c.Aud, c.Tid, c.AppID, c.OID, strings.Join(c.Roles, " "))
+	if len(problems) > 0 {
+		e := &Error{Kind: ErrConfig, Op: "token", Message: strings.Join(problems, "; "),
+			Hint: fmt.Sprintf("Request the token for %s from tenant %s with app %s: check Scope, TenantID, ClientID and the TokenSource.", r.scope, r.cfg.TenantID, r.cfg.ClientID)}
+		return v.fail("token_claims", start, e, detail+": "+e.Message)
+	}
+	if len(warns) > 0 {
+		v.add("token_claims", StatusWarn, start, detail,
+			fmt.Sprintf("The token has no SMTP.SendAsApp role. With the classic model, add the application permission Office 365 Exchange Online > SMTP.SendAsApp to app %s and grant admin consent. With Exchange's RBAC for Applications model no Entra permission is needed, and this warning can be ignored.", r.cfg.ClientID), "")
+		return nil
+	}
+	v.add("token_claims", StatusPass, start, detail, "", "")
+	return nil
+}
+
+// authHint adds the token's own IDs to the 535 5.7.3 checklist.
+func (v *verifier) authHint(e *Error, tok Token) *Error {
+	c := tokenClaims(tok.AccessToken)
+	vals := v.s.hintValues()
+	if c.OID != "" {
+		vals.ObjectID = c.OID
+	}
+	if c.AppID != "" {
+		vals.ClientID = c.AppID
+	}
+	cp := *e
+	if tpe, ok := e.Err.(*textproto.Error); ok {
+		cp.Hint = catalog.ClassifyReply("auth", tpe.Code, tpe.Msg).Hint(vals)
+	}
+	return &cp
+}
+
+// exchangeAppID is Office 365 Exchange Online's application ID, which v2
+// tokens may carry as aud.
+const exchangeAppID = "00000002-0000-0ff1-ce00-000000000000"
+
+func isMicrosoftSMTPHost(h string) bool {
+	h = strings.ToLower(h)
+	return strings.HasSuffix(h, ".office365.com") || strings.HasSuffix(h, ".office365.us") || strings.HasSuffix(h, ".outlook.cn") || strings.HasSuffix(h, ".outlook.com")
+}
+
+func modeName(r *resolved) string {
+	if r.implicitTLS {
+		return "implicit TLS"
+	}
+	return "STARTTLS"
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func callIf(f func(string, string), a, b string) {
+	if f != nil {
+		f(a, b)
+	}
 }

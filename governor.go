@@ -1,0 +1,58 @@
+package o365smtp
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// governorWindow is the rolling window of MessagesPerMinute.
+const governorWindow = time.Minute
+
+// governor admits at most n submissions in any rolling window. It keeps a
+// log of the admission times (a sliding log, not a token bucket: a bucket of
+// 30 lets about 59 through in one window). It implements Limiter.
+type governor struct {
+	n   int
+	now func() time.Time
+	// after returns a channel that fires after d; tests inject a fake.
+	after func(d time.Duration) (<-chan time.Time, func() bool)
+
+	mu  sync.Mutex
+	log []time.Time // admission times, oldest first; len <= n
+}
+
+func newGovernor(n int) *governor {
+	return &governor{n: n, now: time.Now, after: func(d time.Duration) (<-chan time.Time, func() bool) {
+		t := time.NewTimer(d)
+		return t.C, t.Stop
+	}}
+}
+
+// Wait blocks until a submission is admitted, or ctx ends.
+func (g *governor) Wait(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		now := g.now()
+		// Drop admissions that left the window.
+		i := 0
+		for i < len(g.log) && !now.Before(g.log[i].Add(governorWindow)) {
+			i++
+		}
+		g.log = g.log[i:]
+		if len(g.log) < g.n {
+			g.log = append(g.log, now)
+			g.mu.Unlock()
+			return nil
+		}
+		wait := g.log[0].Add(governorWindow).Sub(now)
+		g.mu.Unlock()
+		c, stop := g.after(wait)
+		select {
+		case <-ctx.Done():
+			stop()
+			return ctx.Err()
+		case <-c:
+		}
+	}
+}
