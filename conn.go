@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -85,6 +86,7 @@ type wireConn struct {
 	grace     bool // reading the reply to the end of data: limit+replyGrace
 	requested time.Time
 	stop      func() bool
+	gen       uint64 // bumped by bind and unbind; a stale AfterFunc does nothing
 
 	capture   bool // record the greeting from reads (plaintext greeting)
 	banner    []byte
@@ -206,11 +208,16 @@ func (w *wireConn) bind(ctx context.Context, fallback time.Duration) {
 	}
 	w.requested = time.Time{}
 	_ = w.Conn.SetDeadline(w.effective(time.Time{}))
+	w.gen++
+	gen := w.gen
 	w.stop = context.AfterFunc(ctx, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		if w.gen != gen {
+			return // unbound meanwhile
+		}
 		w.canceled = true
-		_ = w.Conn.SetDeadline(w.effective(time.Time{}))
+		_ = w.Conn.SetDeadline(w.effective(w.requested))
 	})
 }
 
@@ -226,14 +233,12 @@ func (w *wireConn) startGrace() {
 // unbind detaches the context; the idle connection has no deadline.
 func (w *wireConn) unbind() {
 	w.mu.Lock()
-	stop := w.stop
-	w.stop = nil
-	w.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+	w.gen++
 	w.limit, w.canceled, w.grace, w.requested = time.Time{}, false, false, time.Time{}
 	_ = w.Conn.SetDeadline(time.Time{})
 }
@@ -423,28 +428,31 @@ func (s *Sender) dialError(ctx context.Context, err error, w *wireConn, auth *xo
 	case errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne):
 		return &Error{Kind: ErrTLS, Op: "tls", Message: "the server's certificate cannot be verified: " + err.Error(),
 			Hint: fmt.Sprintf("Connect to %s by the DNS name on its certificate (smtp.office365.com, never an IP address). Behind a TLS-inspecting proxy, add its CA to TLSConfig.RootCAs.", addr),
-			Err: err, retry: retryNever}
-	case errors.As(err, &hs) || errors.As(err, &rhe) || errors.As(err, &ae) || (stage == "STARTTLS" && !auth.started):
+			Err:  err, retry: retryNever}
+	case errors.As(err, &rhe) || errors.As(err, &ae):
 		return &Error{Kind: ErrTLS, Op: "tls", Message: "the TLS handshake failed: " + err.Error(),
 			Hint: "Exchange Online requires TLS 1.2 or newer. Check that Host and Port point at the SMTP submission service and that nothing intercepts TLS.",
-			Err: err, retry: retryNever}
+			Err:  err, retry: retryNever}
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
 		msg := "the connection failed: " + err.Error()
 		op := "connect"
-		if auth.started {
+		switch {
+		case auth.started:
 			op = "auth"
+		case stage == "STARTTLS" || errors.As(err, &hs):
+			op = "tls"
 		}
 		return &Error{Kind: ErrConnection, Op: op, Message: msg,
 			Hint: fmt.Sprintf("Check that %s is reachable from here (DNS, firewall, egress proxy). Many networks block outbound SMTP ports; Exchange Online submission uses 587.", addr),
-			Err: err, retry: retryTransient}
+			Err:  err, retry: retryTransient}
 	}
 	if greeted && !s.r.implicitTLS && stage != "STARTTLS" && !auth.started {
 		// go-mail refused to continue without STARTTLS (TLSMandatory).
 		return &Error{Kind: ErrTLS, Op: "tls", Message: "the server did not offer STARTTLS",
 			Hint: fmt.Sprintf("%s did not offer STARTTLS, so the token was not sent. Exchange Online offers it on port 587: check Host and Port.", addr),
-			Err: err, retry: retryNever}
+			Err:  err, retry: retryNever}
 	}
 	return &Error{Kind: ErrConnection, Op: "connect", Message: "the SMTP session could not be set up: " + err.Error(),
 		Hint: "Check Host, Port and Security.", Err: err, retry: retryNever}

@@ -75,7 +75,9 @@ func (p *pool) take() *conn {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		if c.idle != nil && !c.idle.Stop() {
-			// The idle timer fired and is closing it.
+			// The idle timer fired; expire will not find it in idle.
+			delete(p.all, c)
+			c.close()
 			continue
 		}
 		if now.After(c.retireAt) || now.Sub(c.lastUsed) > idleTimeout {

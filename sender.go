@@ -59,10 +59,10 @@ type Sender struct {
 
 type senderStats struct {
 	sent, failed, attempts, retries, dials atomic.Int64
-	connWaits, connWaitNanos              atomic.Int64
-	govWaits, govWaitNanos                atomic.Int64
-	mu                                    sync.Mutex
-	byKind                                map[Kind]int64
+	connWaits, connWaitNanos               atomic.Int64
+	govWaits, govWaitNanos                 atomic.Int64
+	mu                                     sync.Mutex
+	byKind                                 map[Kind]int64
 }
 
 func newSender(r *resolved) (*Sender, error) {
@@ -107,9 +107,9 @@ func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
 
 // envelope is a rendered message.
 type envelope struct {
-	from  string
-	rcpts []string
-	data  []byte
+	from    string
+	rcpts   []string
+	data    []byte
 	hdrFrom string
 }
 
@@ -353,7 +353,7 @@ func (s *Sender) transact(ctx context.Context, c *conn, env *envelope, tr *Trace
 			if !errors.As(err, &tpe) {
 				return s.stepError(ctx, "rcpt", "rcpt", err, nil, env), sessionDead
 			}
-			refused = append(refused, rc)
+			refused = append(refused, strings.Trim(rc, "<>"))
 			if firstRefusal == nil {
 				firstRefusal = err
 			}
@@ -378,7 +378,7 @@ func (s *Sender) transact(ctx context.Context, c *conn, env *envelope, tr *Trace
 		}
 		return &Error{Kind: ErrUnknownOutcome, Op: "data", Message: "the connection ended after the message data was sent, before the server's reply: " + err.Error(),
 			Hint: "The message may have been delivered. It was not resent, to avoid a duplicate: check the recipient or the mailbox's Sent Items before sending it again.",
-			Err: err, retry: retryNever}, sessionDead
+			Err:  err, retry: retryNever}, sessionDead
 	}
 	reply := "250"
 	if dc, ok := w.(*smtp.DataCloser); ok {

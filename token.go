@@ -3,9 +3,11 @@ package o365smtp
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -56,6 +58,22 @@ func (t Token) Format(f fmt.State, verb rune) {
 	}
 	io.WriteString(f, t.String())
 }
+
+// MarshalJSON encodes the expiry and redacts the access token, so that a
+// Token logged or dumped as JSON never carries it.
+func (t Token) MarshalJSON() ([]byte, error) {
+	v := struct {
+		AccessToken string    `json:"access_token"`
+		ExpiresOn   time.Time `json:"expires_on,omitzero"`
+	}{ExpiresOn: t.ExpiresOn}
+	if t.AccessToken != "" {
+		v.AccessToken = "[REDACTED]"
+	}
+	return json.Marshal(v)
+}
+
+// LogValue implements slog.LogValuer without the access token.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 // TokenSource supplies access tokens. Token must be safe for concurrent use
 // by multiple goroutines and must honour ctx.
@@ -158,7 +176,9 @@ func (c *cachedSource) token(ctx context.Context) (Token, bool, *Error) {
 		c.requests.Add(1)
 		tok, err := c.fetch(fctx)
 		if err != nil {
-			return nil, err
+			// Classify here, once: the response body can be read only
+			// once, and every waiter shares this result.
+			return nil, c.tokenError(err)
 		}
 		if tok.AccessToken == "" {
 			return nil, &Error{Kind: ErrTokenRequest, Op: "token", Message: "the token source returned an empty access token",
@@ -179,7 +199,8 @@ func (c *cachedSource) token(ctx context.Context) (Token, bool, *Error) {
 		return Token{}, false, canceledError("token", ctx.Err())
 	case res := <-ch:
 		if res.Err != nil {
-			return Token{}, false, c.tokenError(ctx, res.Err)
+			e := *res.Err.(*Error) // each caller gets its own copy
+			return Token{}, false, &e
 		}
 		return res.Val.(*cachedToken).tok, false, nil
 	}
@@ -196,16 +217,13 @@ func (c *cachedSource) invalidate(accessToken string) {
 }
 
 // tokenError turns a token failure into an *Error.
-func (c *cachedSource) tokenError(ctx context.Context, err error) *Error {
+func (c *cachedSource) tokenError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Op == "" {
 			e.Op = "token"
 		}
 		return e
-	}
-	if ctx.Err() != nil {
-		return canceledError("token", ctx.Err())
 	}
 	var ae *assertionError
 	if errors.As(err, &ae) {
@@ -233,7 +251,7 @@ func (c *cachedSource) tokenError(ctx context.Context, err error) *Error {
 		}
 		return &Error{Kind: ErrTokenRequest, Op: "token", Message: redactAll(msg, c.redact()),
 			Hint: fmt.Sprintf("Check that %s is reachable over HTTPS from here (proxy, firewall, DNS), and that the Cloud and AuthorityHost are right.", c.hints.Authority),
-			Err: err, retry: retryTransient}
+			Err:  err, retry: retryTransient}
 	}
 	return &Error{Kind: ErrTokenRequest, Op: "token", Message: redactAll(err.Error(), c.redact()),
 		Hint: "The token request failed before reaching Entra; check TenantID, AuthorityHost and the credential.", Err: err, retry: retryNever}
@@ -404,4 +422,3 @@ func (m *msalSource) token(ctx context.Context) (Token, error) {
 	}
 	return Token{AccessToken: res.AccessToken, ExpiresOn: res.ExpiresOn}, nil
 }
-

@@ -205,6 +205,10 @@ token:
 		return v.fail("connect", time.Now(), err, "")
 	}
 	defer s.pool.releaseSlot()
+	if idle := s.pool.take(); idle != nil {
+		// Verify dials afresh to test the path; keep within MaxConnections.
+		s.pool.discard(idle)
+	}
 	tr := traceFrom(ctx)
 	var banner string
 	var tlsState *tls.ConnectionState

@@ -1,14 +1,16 @@
 // Package catalog classifies Exchange Online SMTP replies and Microsoft Entra
 // token errors into the Kinds of package o365smtp, with a retry class and a
 // Hint template. It is the single source of truth for the README's "Errors
-// and what to do" section.
+// and what to do" section: the tables are replyRows (replies.go) and
+// tokenRows (tokens.go), and Markdown renders them.
 package catalog
 
+//go:generate go run ./gen -readme ../../README.md
+
 import (
-	"encoding/json"
 	"regexp"
-	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -18,10 +20,24 @@ type Retry uint8
 const (
 	Permanent   Retry = iota // P: needs a change; never retried
 	Transient                // T: retry with backoff
-	NeedsPerson              // T*: a 4xx that needs a person first; not retried
+	NeedsPerson              // T*: temporary (usually 4xx), but needs a person first; not retried
 )
 
-// Values are the Sender's own values, filled into Hints.
+// String returns "permanent", "transient" or "needs_person".
+func (r Retry) String() string {
+	switch r {
+	case Permanent:
+		return "permanent"
+	case Transient:
+		return "transient"
+	case NeedsPerson:
+		return "needs_person"
+	}
+	return "unknown"
+}
+
+// Values are the Sender's own values, filled into Hints. They never hold a
+// secret or a token, and Hints have no placeholder for one.
 type Values struct {
 	ClientID  string
 	TenantID  string
@@ -32,6 +48,18 @@ type Values struct {
 	Authority string
 	Scope     string
 }
+
+// The stages ClassifyReply knows.
+const (
+	StageConnect  = "connect"
+	StageEHLO     = "ehlo"
+	StageStartTLS = "starttls"
+	StageAuth     = "auth"
+	StageMail     = "mail"
+	StageRcpt     = "rcpt"
+	StageData     = "data"
+	StageDataEnd  = "data_end"
+)
 
 // Reply is the classification of one SMTP reply.
 type Reply struct {
@@ -59,106 +87,162 @@ type Token struct {
 // Hint returns the row's Hint with v filled in.
 func (t Token) Hint(v Values) string { return fill(t.hint, v) }
 
-// maxText bounds the text kept from a reply.
+// maxText bounds the text kept from a reply or a token error, in bytes
+// (before the "..." that marks a cut).
 const maxText = 1024
 
 var enhancedRE = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
 
 // ClassifyReply classifies an SMTP reply. stage is where it came: "connect",
 // "ehlo", "starttls", "auth", "mail", "rcpt", "data" or "data_end". msg is
-// the reply text as net/textproto returns it (enhanced code first).
+// the reply text as net/textproto returns it: enhanced code first, the lines
+// of a multi-line reply joined with "\n".
+//
+// The most specific matching row wins (see replyRow). Text keeps everything
+// the server said, including Exchange's bracketed [host time session]
+// suffix, which Microsoft support asks for; matching ignores bracketed
+// parts, quotes and case.
 func ClassifyReply(stage string, code int, msg string) Reply {
-	text := Sanitize(msg)
-	var enh string
-	if m := enhancedRE.FindString(text); m != "" {
-		enh = m
-		text = strings.TrimSpace(text[len(m):])
-	}
+	enh, text := splitReply(msg)
 	r := Reply{Code: code, Enhanced: enh, Text: text}
-	row := lookupReply(stage, code, enh, text)
+	row := &replyRows[matchReply(stage, code, enh, matchKey(text))]
 	r.Kind, r.Retry, r.hint = row.kind, row.retry, row.hint
 	return r
 }
 
-// Sanitize makes server text safe to keep: valid UTF-8, no control
-// characters other than line breaks folded to spaces, at most maxText bytes.
-func Sanitize(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+// splitReply returns the enhanced status code of msg, if any, and the rest
+// of its text, made safe with Sanitize. The continuation lines of a
+// multi-line reply lose their repeated enhanced code and are joined with
+// spaces; double quotes wrapped around the text are dropped.
+func splitReply(msg string) (enh, text string) {
+	if len(msg) > 16*maxText {
+		msg = msg[:16*maxText] // Sanitize keeps less; this bounds the work
+	}
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = unquote(msg)
+	lines := strings.Split(strings.ReplaceAll(msg, "\r\n", "\n"), "\n")
+	first := unquote(lines[0])
+	if m := enhancedRE.FindString(first); m != "" {
+		enh = m
+		first = first[len(m):]
+	}
 	var b strings.Builder
-	for _, c := range s {
-		switch {
-		case c == '\r' || c == '\n' || c == '\t':
+	b.WriteString(unquote(first))
+	for _, l := range lines[1:] {
+		if b.Len() > 2*maxText {
+			break // Sanitize cuts it anyway
+		}
+		l = unquote(l)
+		if rest, ok := strings.CutPrefix(l, enh); ok && enh != "" && (rest == "" || rest[0] == ' ') {
+			l = unquote(rest)
+		}
+		if l == "" {
+			continue
+		}
+		if b.Len() > 0 {
 			b.WriteByte(' ')
-		case c < 0x20 || c == 0x7f:
-			b.WriteRune('\uFFFD')
-		default:
-			b.WriteRune(c)
 		}
-		if b.Len() >= maxText {
-			break
-		}
+		b.WriteString(l)
 	}
-	out := strings.TrimSpace(b.String())
-	if len(out) > maxText {
-		out = out[:maxText]
-		for !utf8.ValidString(out) {
-			out = out[:len(out)-1]
-		}
-		out += "..."
-	}
-	return out
+	return enh, Sanitize(unquote(b.String()))
 }
 
-type row struct {
-	kind  string
-	retry Retry
-	hint  string
+// unquote trims spaces and the double quotes some relays and log formats
+// wrap around a reply: a pair around the whole text, or a stray one at
+// either end.
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	for len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
+	if strings.Count(s, `"`)%2 == 1 {
+		if strings.HasPrefix(s, `"`) {
+			s = strings.TrimSpace(s[1:])
+		} else if strings.HasSuffix(s, `"`) {
+			s = strings.TrimSpace(s[:len(s)-1])
+		}
+	}
+	return s
 }
 
-// lookupReply is the minimal foundation table; the errors issue completes it.
-func lookupReply(stage string, code int, enh, text string) row {
-	lt := strings.ToLower(text)
+var bracketRE = regexp.MustCompile(`\[[^\[\]]*\]`)
+
+// matchKey is the form of a text that rows match against: lower case,
+// without bracketed parts (Exchange's [host time session] and [Hostname=...]
+// suffixes), without quotes and apostrophes, whitespace runs folded to one
+// space.
+func matchKey(s string) string {
+	s = bracketRE.ReplaceAllLiteralString(strings.ToLower(s), " ")
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true
+	for _, c := range s {
+		switch c {
+		case '"', '\'', '`', '\u2018', '\u2019', '\u201c', '\u201d':
+			continue
+		}
+		if unicode.IsSpace(c) {
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		b.WriteRune(c)
+		space = false
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// Sanitize makes server text safe to keep and print: valid UTF-8, control,
+// bidirectional and other invisible format characters replaced by U+FFFD,
+// whitespace runs (line breaks and Unicode spaces included) folded to one
+// space, at most maxText bytes (a cut text ends in "...").
+func Sanitize(s string) string {
+	if len(s) > 16*maxText {
+		s = s[:16*maxText] // at most maxText is kept; this bounds the work
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), maxText+8))
+	space := true // drop leading spaces
+	for _, c := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case unicode.IsSpace(c):
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		case unsafeRune(c):
+			c = '\uFFFD'
+		}
+		if b.Len()+utf8.RuneLen(c) > maxText {
+			return strings.TrimRight(b.String(), " ") + "..."
+		}
+		b.WriteRune(c)
+		space = false
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// unsafeRune reports whether c could garble a terminal or a log line:
+// controls, bidirectional overrides and invisible format characters.
+func unsafeRune(c rune) bool {
 	switch {
-	case code == 535 && enh == "5.7.3":
-		return row{"auth_failed", Permanent, hintAuthFailed}
-	case code == 535 && enh == "5.7.139" && strings.Contains(lt, "disabled for the tenant"):
-		return row{"smtp_auth_disabled", Permanent, "SMTP AUTH is disabled for the tenant. Enable it for this mailbox only:\n  Set-CASMailbox -Identity {Mailbox} -SmtpClientAuthenticationDisabled $false\nor for the whole tenant: Set-TransportConfig -SmtpClientAuthenticationDisabled $false. Changes can take 15-30 minutes to apply."}
-	case code == 535 && enh == "5.7.139" && strings.Contains(lt, "disabled for the mailbox"):
-		return row{"smtp_auth_disabled", Permanent, "SMTP AUTH is disabled for the mailbox {Mailbox}. Enable it:\n  Set-CASMailbox -Identity {Mailbox} -SmtpClientAuthenticationDisabled $false\nChanges can take 15-30 minutes to apply."}
-	case code == 530 && enh == "5.7.57":
-		return row{"auth_failed", Permanent, "The session is not authenticated: check that AUTH XOAUTH2 succeeded before MAIL FROM."}
-	case enh == "5.7.60":
-		return row{"send_as_denied", Permanent, hintSendAs}
-	case code == 554 && (enh == "5.2.252" || enh == "5.2.0") && strings.Contains(lt, "sendasdenied"):
-		return row{"send_as_denied", Permanent, hintSendAs}
-	case code == 550 && strings.HasPrefix(enh, "5.2.25"):
-		return row{"sender_suspended", NeedsPerson, "Exchange is throttling {Mailbox} after continuous errors. Fix the error that repeated, then wait before sending again."}
-	case enh == "4.3.2":
-		return row{"throttled", Transient, "Exchange Online allows 3 concurrent SMTP AUTH connections per mailbox, counted across every process that sends as {Mailbox}. Lower MaxConnections or share a limit between processes."}
-	case enh == "4.7.66":
-		return row{"tls", Permanent, "Exchange Online requires TLS 1.2 or newer."}
-	case code == 421:
-		return row{"connection", Transient, "The server closed the session; it is retried on a new connection."}
-	case code >= 400 && code < 500:
-		return row{"unexpected_reply", Transient, "An unclassified temporary reply; it is retried."}
+	case c < 0x20, c == 0x7f, c >= 0x80 && c <= 0x9f:
+		return true
+	case c >= 0x200b && c <= 0x200f, c >= 0x202a && c <= 0x202e, c >= 0x2060 && c <= 0x206f,
+		c == 0xfeff, c >= 0xfff9 && c <= 0xfffb:
+		return true
 	}
-	return row{"unexpected_reply", Permanent, "An unclassified reply from the server. Keep the text in brackets: Microsoft support asks for it."}
+	return false
 }
 
-const hintAuthFailed = `Exchange Online rejected the token for {Mailbox}. The causes, most likely first:
-  1. The app's service principal is not registered in Exchange Online. Run in Exchange Online PowerShell:
-       New-ServicePrincipal -AppId {ClientID} -ObjectId {ObjectID}
-     The object ID is the Enterprise application's (service principal's), not the App registration's.
-  2. The service principal has no permission on the mailbox:
-       Add-MailboxPermission -Identity {Mailbox} -User {ObjectID} -AccessRights FullAccess
-  3. The app lacks the SMTP.SendAsApp application permission of Office 365 Exchange Online, or admin consent was not granted.
-Changes can take 15-30 minutes to apply.`
+// placeholders are the names a Hint template may use, in braces.
+var placeholders = []string{"ClientID", "TenantID", "Mailbox", "ObjectID", "From", "Host", "Authority", "Scope"}
 
-const hintSendAs = `The app may not send as {From}. Send as {Mailbox}, or grant Send As:
-  Add-RecipientPermission -Identity {From} -Trustee {ObjectID} -AccessRights SendAs
-(or Add-MailboxPermission -Identity {From} -User {ObjectID} -AccessRights FullAccess). Changes can take 15-30 minutes to apply.`
-
-// fill replaces {Field} placeholders with v's values.
+// fill replaces {Field} placeholders with v's values, or readable stand-ins
+// for the values that are unknown.
 func fill(t string, v Values) string {
 	def := func(s, d string) string {
 		if s == "" {
@@ -176,54 +260,4 @@ func fill(t string, v Values) string {
 		"{Authority}", def(v.Authority, "https://login.microsoftonline.com"),
 		"{Scope}", def(v.Scope, "https://outlook.office365.com/.default"),
 	).Replace(t)
-}
-
-// tokenBody is Entra's error JSON.
-type tokenBody struct {
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-	ErrorCodes       []int  `json:"error_codes"`
-	TraceID          string `json:"trace_id"`
-	CorrelationID    string `json:"correlation_id"`
-}
-
-var aadstsRE = regexp.MustCompile(`AADSTS(\d+)`)
-
-// ClassifyToken classifies a failed token request from its HTTP status and
-// body.
-func ClassifyToken(status int, body []byte) Token {
-	var tb tokenBody
-	_ = json.Unmarshal(body, &tb)
-	t := Token{Error: tb.Error, Message: Sanitize(tb.ErrorDescription)}
-	if tb.ErrorDescription != "" {
-		t.Message = strings.ToValidUTF8(tb.ErrorDescription, "\uFFFD")
-	}
-	if len(tb.ErrorCodes) > 0 {
-		t.AADSTS = tb.ErrorCodes[0]
-	} else if m := aadstsRE.FindStringSubmatch(tb.ErrorDescription); m != nil {
-		t.AADSTS, _ = strconv.Atoi(m[1])
-	}
-	if t.Message == "" {
-		t.Message = "token endpoint answered HTTP " + strconv.Itoa(status)
-	}
-	switch t.AADSTS {
-	case 7000215:
-		t.Kind, t.Retry, t.hint = "invalid_client_secret", Permanent, "Entra rejected the client secret of app {ClientID}. The Secret ID was probably used instead of the Value: in Certificates & secrets, create a new client secret and copy its Value (shown only once)."
-	case 7000222:
-		t.Kind, t.Retry, t.hint = "client_secret_expired", Permanent, "The client secret of app {ClientID} has expired. Create a new one in the Entra admin center > App registrations > your app > Certificates & secrets, and update the configuration (or use a certificate credential)."
-	case 700027, 700024, 50012:
-		t.Kind, t.Retry, t.hint = "invalid_certificate", Permanent, "Entra rejected the certificate or client assertion of app {ClientID}. Upload the certificate's public part to the app registration, check the system clock, and wait a few minutes after uploading."
-	case 700016, 700011:
-		t.Kind, t.Retry, t.hint = "app_not_found", Permanent, "No application {ClientID} in tenant {TenantID}. Check ClientID (the Application (client) ID), TenantID and the cloud ({Authority})."
-	case 90002, 900023, 900021:
-		t.Kind, t.Retry, t.hint = "tenant_not_found", Permanent, "Tenant {TenantID} was not found at {Authority}. Check TenantID (the Directory (tenant) ID) and the cloud."
-	case 50196, 90055, 90033, 50000, 90006, 90024, 50033:
-		t.Kind, t.Retry, t.hint = "token_request", Transient, "A transient Entra error; it is retried with backoff."
-	default:
-		t.Kind, t.Retry, t.hint = "token_request", Permanent, "Entra refused the token request for app {ClientID}; the message says why."
-		if status >= 500 || status == 429 || tb.Error == "temporarily_unavailable" {
-			t.Retry, t.hint = Transient, "The token endpoint failed temporarily; it is retried with backoff."
-		}
-	}
-	return t
 }

@@ -1,0 +1,171 @@
+package o365smtp_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/o365smtptest"
+)
+
+func rsaCert(t *testing.T, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "o365smtp test app"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func TestCertificateCredential(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	cert := rsaCert(t, time.Now().Add(365*24*time.Hour))
+	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+	srv.RegisterCertificate(leaf)
+
+	cfg := srv.Config()
+	cfg.ClientSecret, cfg.Certificate = "", &cert
+	s := newSender(t, cfg)
+	if err := s.Send(ctxT(t), newMsg(t)); err != nil {
+		t.Fatalf("Send with certificate: %v", err)
+	}
+	rep, err := s.Verify(ctxT(t))
+	if err != nil || rep.Credential != "certificate" || rep.Steps[1].Status != o365smtp.StatusPass {
+		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+
+	// A certificate Entra does not know.
+	other := rsaCert(t, time.Now().Add(20*24*time.Hour))
+	cfg.Certificate = &other
+	s2 := newSender(t, cfg)
+	err = s2.Send(ctxT(t), newMsg(t))
+	if e := asError(t, err); e.Kind != o365smtp.ErrInvalidCertificate || e.AADSTS != 700027 {
+		t.Errorf("unregistered certificate: %v (kind %s, AADSTS %d)", err, e.Kind, e.AADSTS)
+	}
+	rep, _ = s2.Verify(ctxT(t))
+	if st := rep.Steps[1]; st.Name != "credential" || st.Status != o365smtp.StatusWarn {
+		t.Errorf("credential step for a certificate expiring in 20 days = %+v; want warn", st)
+	}
+}
+
+func TestClientAssertion(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	srv.SetFederatedAssertion("federated-assertion-1")
+	var mu sync.Mutex
+	assertion, fail := "federated-assertion-1", error(nil)
+	cfg := srv.Config()
+	cfg.ClientSecret = ""
+	cfg.ClientAssertion = func(context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return assertion, fail
+	}
+	s := newSender(t, cfg)
+	if err := s.Send(ctxT(t), newMsg(t)); err != nil {
+		t.Fatalf("Send with assertion: %v", err)
+	}
+	// The callback's error is reachable with errors.Is and the assertion
+	// never appears in the error.
+	errNoFile := errors.New("no federated token file")
+	mu.Lock()
+	fail = errNoFile
+	mu.Unlock()
+	cfg2 := cfg
+	s2 := newSender(t, cfg2)
+	err := s2.Send(ctxT(t), newMsg(t))
+	if !errors.Is(err, errNoFile) {
+		t.Errorf("errors.Is(err, callback error) = false: %v", err)
+	}
+}
+
+// writeSecret replaces the secret file in place.
+func writeSecret(t *testing.T, path, value string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("  "+value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// swapSecret rotates a Kubernetes-style secret volume: path -> ..data/secret,
+// ..data -> a timestamped directory, swapped atomically by renaming a new
+// ..data symlink over the old one.
+func swapSecret(t *testing.T, dir, value, version string) {
+	t.Helper()
+	vdir := filepath.Join(dir, version)
+	if err := os.Mkdir(vdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeSecret(t, filepath.Join(vdir, "secret"), value)
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(version, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientSecretFileRotation(t *testing.T) {
+	for _, mode := range []string{"in place", "symlink swap"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := o365smtptest.NewServer()
+			defer srv.Close()
+			dir := t.TempDir()
+			path := filepath.Join(dir, "secret")
+			rotate := func(v, version string) { writeSecret(t, path, v) }
+			if mode == "symlink swap" {
+				swapSecret(t, dir, srv.ClientSecret, "..2026_11_26_01")
+				if err := os.Symlink(filepath.Join("..data", "secret"), path); err != nil {
+					t.Fatal(err)
+				}
+				rotate = func(v, version string) { swapSecret(t, dir, v, version) }
+			} else {
+				writeSecret(t, path, srv.ClientSecret)
+			}
+			cfg := srv.Config()
+			cfg.ClientSecret, cfg.ClientSecretFile = "", path
+			s := newSender(t, cfg)
+			now := time.Now()
+			var clockMu sync.Mutex
+			o365smtp.SetTokenClock(s, func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now })
+			if err := s.Send(ctxT(t), newMsg(t)); err != nil {
+				t.Fatal(err)
+			}
+			// The tenant rotates the secret; the file follows while the
+			// Sender runs. Once the cached token is due for refresh, the
+			// next token request uses the new value.
+			srv.SetClientSecret("rotated~secret~value~2")
+			rotate("rotated~secret~value~2", "..2026_11_26_02")
+			clockMu.Lock()
+			now = now.Add(2 * time.Hour)
+			clockMu.Unlock()
+			// Kill the pooled connection so the next send dials again.
+			srv.Fail(o365smtptest.StageMail, o365smtptest.Fault{Drop: true, Times: 1})
+			if err := s.Send(ctxT(t), newMsg(t)); err != nil {
+				t.Fatalf("Send after rotation: %v", err)
+			}
+			if n := srv.TokenRequests(); n != 2 {
+				t.Errorf("token requests = %d; want 2", n)
+			}
+		})
+	}
+}

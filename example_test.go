@@ -1,0 +1,226 @@
+package o365smtp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+
+	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/o365smtptest"
+)
+
+// The emulator stands in for Entra ID and Exchange Online: in production the
+// Config holds your tenant's values and the defaults point at Microsoft.
+func Example() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+
+	sender, err := o365smtp.New(srv.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sender.Shutdown(context.Background())
+
+	msg := mail.NewMsg()
+	msg.To("alice@example.net")
+	msg.Subject("Build 1234 passed")
+	msg.SetBodyString(mail.TypeTextPlain, "All green.")
+	if err := sender.Send(context.Background(), msg); err != nil {
+		log.Fatal(err)
+	}
+
+	got := srv.Messages()[0]
+	fmt.Println("from:", got.From)
+	fmt.Println("to:", got.To)
+	// Output:
+	// from: sender@contoso.com
+	// to: [alice@example.net]
+}
+
+// A production Config: four values from the app registration and the
+// mailbox; everything else defaults to Exchange Online.
+func ExampleNew() {
+	sender, err := o365smtp.New(o365smtp.Config{
+		TenantID:     "contoso.onmicrosoft.com",
+		ClientID:     "11111111-2222-3333-4444-555555555555",
+		ClientSecret: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", // oops: the Secret ID
+		Mailbox:      "notifications@contoso.com",
+	})
+	var e *o365smtp.Error
+	if errors.As(err, &e) {
+		fmt.Println(string(e.Kind))
+		fmt.Println(e.Hint[:47])
+		return
+	}
+	defer sender.Close()
+	// Output:
+	// config
+	// Use the secret's Value, not its Secret ID: in C
+}
+
+// Errors carry a Kind to branch on and a Hint that says what to change.
+func ExampleError() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	srv.SetServicePrincipalRegistered(false) // New-ServicePrincipal was never run
+
+	sender, _ := o365smtp.New(srv.Config())
+	defer sender.Close()
+
+	msg := mail.NewMsg()
+	msg.To("alice@example.net")
+	msg.SetBodyString(mail.TypeTextPlain, "hi")
+	err := sender.Send(context.Background(), msg)
+
+	if errors.Is(err, o365smtp.ErrAuthFailed) {
+		var e *o365smtp.Error
+		errors.As(err, &e)
+		fmt.Println(e.Op, e.Code, e.EnhancedCode, e.Retryable())
+		fmt.Println(strings.Contains(e.Hint, "New-ServicePrincipal -AppId "+srv.ClientID+" -ObjectId "+srv.ServicePrincipalID))
+	}
+	// Output:
+	// auth 535 5.7.3 false
+	// true
+}
+
+// Verify walks the setup checklist without sending anything.
+func ExampleSender_Verify() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	sender, _ := o365smtp.New(srv.Config())
+	defer sender.Close()
+
+	report, err := sender.Verify(context.Background(), "sender@contoso.com")
+	fmt.Println("ok:", report.OK, err == nil)
+	for _, st := range report.Steps {
+		fmt.Println(st.Name, st.Status)
+	}
+	// Output:
+	// ok: true true
+	// config pass
+	// credential pass
+	// token pass
+	// token_claims pass
+	// connect pass
+	// tls pass
+	// auth pass
+	// send_as pass
+}
+
+// A Trace reports each step of a Send, in the manner of net/http/httptrace.
+func ExampleWithTrace() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	sender, _ := o365smtp.New(srv.Config())
+	defer sender.Close()
+
+	ctx := o365smtp.WithTrace(context.Background(), &o365smtp.Trace{
+		TokenAcquired: func(_ time.Time, fromCache bool) { fmt.Println("token, cached:", fromCache) },
+		Authenticated: func(mailbox string) { fmt.Println("authenticated as", mailbox) },
+		Accepted:      func(reply string) { fmt.Println("accepted:", reply[:12]) },
+	})
+	for range 2 {
+		msg := mail.NewMsg()
+		msg.To("alice@example.net")
+		msg.SetBodyString(mail.TypeTextPlain, "hi")
+		if err := sender.Send(ctx, msg); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// The second message reuses the pooled, authenticated connection.
+
+	// Output:
+	// token, cached: false
+	// authenticated as sender@contoso.com
+	// accepted: 250 2.0.0 OK
+	// accepted: 250 2.0.0 OK
+}
+
+// NewTokenSource lets several Senders, one per mailbox, share one app token.
+func ExampleNewTokenSource() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	srv.AddMailbox("alerts@contoso.com")
+	srv.SetMailboxPermission("alerts@contoso.com", true)
+
+	cfg := srv.Config()
+	shared, err := o365smtp.NewTokenSource(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mailbox := range []string{"sender@contoso.com", "alerts@contoso.com"} {
+		c := srv.Config()
+		c.ClientSecret, c.TokenSource, c.Mailbox = "", shared, mailbox
+		s, _ := o365smtp.New(c)
+		msg := mail.NewMsg()
+		msg.To("alice@example.net")
+		msg.SetBodyString(mail.TypeTextPlain, "hi")
+		if err := s.Send(context.Background(), msg); err != nil {
+			log.Fatal(err)
+		}
+		s.Close()
+	}
+	fmt.Println("token requests:", srv.TokenRequests())
+	// Output:
+	// token requests: 1
+}
+
+// TokenSourceFunc adapts another token provider, for example one that asks
+// a central token broker.
+func ExampleTokenSourceFunc() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	broker, _ := o365smtp.NewTokenSource(srv.Config()) // stands in for your provider
+
+	cfg := srv.Config()
+	cfg.ClientSecret = ""
+	cfg.TokenSource = o365smtp.TokenSourceFunc(func(ctx context.Context) (o365smtp.Token, error) {
+		t, err := broker.Token(ctx) // e.g. call your broker's API here
+		return o365smtp.Token{AccessToken: t.AccessToken, ExpiresOn: t.ExpiresOn}, err
+	})
+	s, _ := o365smtp.New(cfg)
+	defer s.Close()
+	msg := mail.NewMsg()
+	msg.To("alice@example.net")
+	msg.SetBodyString(mail.TypeTextPlain, "hi")
+	fmt.Println(s.Send(context.Background(), msg))
+	// Output:
+	// <nil>
+}
+
+// Workload identity: Kubernetes mounts a federated token in the file named
+// by AZURE_FEDERATED_TOKEN_FILE; ClientAssertion reads it for each token
+// request, so the kubelet's rotation needs nothing more.
+func ExampleConfig_clientAssertion() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	dir, _ := os.MkdirTemp("", "wi")
+	defer os.RemoveAll(dir)
+	file := dir + "/token"
+	os.WriteFile(file, []byte("federated-token-from-the-cluster\n"), 0o600)
+	srv.SetFederatedAssertion("federated-token-from-the-cluster")
+	os.Setenv("AZURE_FEDERATED_TOKEN_FILE", file) // set by the workload identity webhook
+	defer os.Unsetenv("AZURE_FEDERATED_TOKEN_FILE")
+
+	cfg := srv.Config()
+	cfg.ClientSecret = ""
+	cfg.ClientAssertion = func(ctx context.Context) (string, error) {
+		b, err := os.ReadFile(os.Getenv("AZURE_FEDERATED_TOKEN_FILE"))
+		return strings.TrimSpace(string(b)), err
+	}
+	s, err := o365smtp.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	report, _ := s.Verify(context.Background())
+	fmt.Println(report.Credential, report.OK)
+	// Output:
+	// client_assertion true
+}
