@@ -416,7 +416,7 @@ func (s *Sender) dialError(ctx context.Context, err error, w *wireConn, auth *xo
 		case stage == "EHLO" || stage == "HELO":
 			op, st = "connect", "ehlo"
 		}
-		return s.replyError(op, st, tpe, nil)
+		return s.replyError(op, st, tpe, nil, "")
 	}
 	var hs *tlsHandshakeError
 	var cve *tls.CertificateVerificationError
@@ -459,9 +459,10 @@ func (s *Sender) dialError(ctx context.Context, err error, w *wireConn, auth *xo
 }
 
 // replyError builds an *Error from an SMTP reply.
-func (s *Sender) replyError(op, stage string, tpe *textproto.Error, recipients []string) *Error {
+// from is the message's From address, if known, for the Hints that name it.
+func (s *Sender) replyError(op, stage string, tpe *textproto.Error, recipients []string, from string) *Error {
 	cr := catalog.ClassifyReply(stage, tpe.Code, tpe.Msg)
-	v := s.hintValues()
+	v := s.hintValuesFrom(from)
 	e := &Error{Kind: Kind(cr.Kind), Op: op, Code: cr.Code, EnhancedCode: cr.Enhanced, Message: cr.Text,
 		Recipients: recipients, Hint: cr.Hint(v), Err: tpe, retry: retryOf(cr.Retry)}
 	return e

@@ -317,13 +317,21 @@ func (s *Sender) connection(ctx context.Context, tr *Trace) (*conn, *Error) {
 			}
 			return c, nil
 		}
-		if !retried && cached && e.Kind == ErrAuthFailed && e.Code == 535 {
+		if !retried && cached && tokenRejected(e) {
 			s.logDebug("token rejected; refreshing it once")
 			s.tokens.invalidate(tok.AccessToken)
 			continue
 		}
 		return nil, e
 	}
+}
+
+// tokenRejected reports whether Exchange refused the token itself (535
+// 5.7.3, or the High Volume endpoint's 501 5.5.127 "token will expire soon"),
+// which a fresh token may fix.
+func tokenRejected(e *Error) bool {
+	return e.Kind == ErrAuthFailed && e.Op == "auth" &&
+		(e.Code == 535 && e.EnhancedCode == "5.7.3" || e.Code == 501 && e.EnhancedCode == "5.5.127")
 }
 
 // sessionState says what a transaction left the connection in.
@@ -419,11 +427,11 @@ func stateAfter(err error, sc *smtp.Client) sessionState {
 func (s *Sender) stepError(ctx context.Context, op, stage string, err error, refused []string, env *envelope) *Error {
 	var tpe *textproto.Error
 	if errors.As(err, &tpe) {
-		e := s.replyError(op, stage, tpe, refused)
-		if env != nil && (e.Kind == ErrSendAsDenied) {
-			e.Hint = catalog.ClassifyReply(stage, tpe.Code, tpe.Msg).Hint(s.hintValuesFrom(env.hdrFrom))
+		from := ""
+		if env != nil {
+			from = env.hdrFrom
 		}
-		return e
+		return s.replyError(op, stage, tpe, refused, from)
 	}
 	if ctx.Err() != nil {
 		return canceledError(op, ctx.Err())

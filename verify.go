@@ -225,7 +225,7 @@ token:
 	}
 	start = time.Now()
 	c, de := s.dial(ctx, tok, vt)
-	if de != nil && cached && de.Kind == ErrAuthFailed && de.Code == 535 {
+	if de != nil && cached && tokenRejected(de) {
 		// Same one-time fresh-token retry as Send.
 		s.tokens.invalidate(tok.AccessToken)
 		if tok2, _, e2 := s.tokens.token(ctx); e2 == nil {
