@@ -439,7 +439,7 @@ func (s *Sender) dialError(ctx context.Context, err error, w *wireConn, auth *xo
 		// A TLS alert from the server, e.g. "protocol version not supported".
 		return &Error{Kind: ErrTLS, Op: "tls", Message: "the server refused the TLS handshake: " + err.Error(),
 			Hint: "Exchange Online requires TLS 1.2 or newer; this server refused the versions and ciphers offered. Check that Host and Port point at the SMTP submission service.",
-			Err: err, retry: retryNever}
+			Err:  err, retry: retryNever}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
