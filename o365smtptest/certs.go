@@ -1,0 +1,156 @@
+package o365smtptest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"strings"
+	"time"
+)
+
+// credentials are a server's keys and certificates.
+type credentials struct {
+	caPEM []byte
+	pool  *x509.CertPool
+	leaf  tls.Certificate // for both SMTP and HTTPS
+}
+
+// newCredentials makes a certificate authority and a leaf certificate for
+// hosts signed by it.
+func newCredentials(hosts []string) (*credentials, error) {
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{Organization: []string{"o365smtptest"}, CommonName: "o365smtptest emulator CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("creating CA certificate: %w", err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{Organization: []string{"o365smtptest"}, CommonName: "outlook.com"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		h = strings.Trim(h, "[]")
+		if ip := net.ParseIP(h); ip != nil {
+			leafTmpl.IPAddresses = append(leafTmpl.IPAddresses, ip)
+		} else if h != "" {
+			leafTmpl.DNSNames = append(leafTmpl.DNSNames, h)
+		}
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("creating leaf certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(leafDER)
+	if err != nil {
+		return nil, err
+	}
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &credentials{
+		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		pool:  pool,
+		leaf:  tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey, Leaf: leaf},
+	}, nil
+}
+
+// signingKey returns the RSA key that signs the server's access tokens,
+// and its key ID (kid and x5t). It is made on first use: an RSA key takes
+// tens of milliseconds to generate, and many tests never need one.
+func (s *Server) signingKey() (*rsa.PrivateKey, string) {
+	s.keyOnce.Do(func() {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic("o365smtptest: generating the token signing key: " + err.Error())
+		}
+		pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+		if err != nil {
+			panic("o365smtptest: " + err.Error())
+		}
+		sum := sha1.Sum(pub)
+		s.signKey, s.keyID = key, base64.RawURLEncoding.EncodeToString(sum[:])
+		s.keyReady.Store(true)
+	})
+	return s.signKey, s.keyID
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic("o365smtptest: " + err.Error())
+	}
+	return n.Add(n, big.NewInt(1))
+}
+
+// randBytes returns n random bytes.
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand)
+	return b
+}
+
+// randHex returns 2n upper-case hex digits.
+func randHex(n int) string { return strings.ToUpper(hex.EncodeToString(randBytes(n))) }
+
+// newGUID returns a random (version 4) GUID in lower case.
+func newGUID() string {
+	b := randBytes(16)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// newSecret returns a random client secret Value shaped like Entra's: 40
+// characters with "8Q~" after the first three.
+func newSecret() string {
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	const chars = alnum + "_-.~"
+	b := randBytes(37)
+	var sb strings.Builder
+	for i := 0; i < 3; i++ {
+		sb.WriteByte(alnum[int(b[i])%len(alnum)])
+	}
+	sb.WriteString("8Q~")
+	for i := 3; i < 37; i++ {
+		sb.WriteByte(chars[int(b[i])%len(chars)])
+	}
+	return sb.String()
+}

@@ -1,0 +1,125 @@
+package o365smtptest_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/o365smtp/o365smtp/o365smtptest"
+)
+
+func TestScenarios(t *testing.T) {
+	var names []string
+	for _, sc := range o365smtptest.Scenarios() {
+		if sc.Name == "" || sc.Description == "" || strings.Contains(sc.Description, "\n") {
+			t.Errorf("scenario %+v", sc)
+		}
+		names = append(names, sc.Name)
+	}
+	want := []string{"ok", "sp-not-registered", "wrong-object-id", "no-mailbox-permission", "smtp-auth-disabled-tenant",
+		"smtp-auth-disabled-mailbox", "send-as-denied", "secret-expired", "wrong-secret", "no-smtp-role", "throttle"}
+	if !slices.Equal(names, want) {
+		t.Errorf("Scenarios() = %q, want %q", names, want)
+	}
+	if err := newServer(t).ApplyScenario("nope"); err == nil {
+		t.Errorf("ApplyScenario(nope) succeeded")
+	}
+
+	// token: the AADSTS code of the token request, 0 if it succeeds.
+	// auth: the reply to AUTH ("" if it succeeds); mail: to MAIL FROM SharedMailbox.
+	cases := []struct {
+		name  string
+		token int
+		auth  string
+		mail  string
+	}{
+		{name: "ok"},
+		{name: "sp-not-registered", auth: "535 5.7.3 "},
+		{name: "wrong-object-id", auth: "535 5.7.3 "},
+		{name: "no-mailbox-permission", auth: "535 5.7.3 "},
+		{name: "smtp-auth-disabled-tenant", auth: "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."},
+		{name: "smtp-auth-disabled-mailbox", auth: "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox."},
+		{name: "send-as-denied", mail: "550 5.7.60 "},
+		{name: "secret-expired", token: 7000222},
+		{name: "wrong-secret", token: 7000215},
+		{name: "no-smtp-role", auth: "535 5.7.3 "},
+		{name: "throttle"},
+	}
+	s := newServer(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Start from a broken tenant: the scenario resets it first.
+			s.SetServicePrincipalRegistered(false)
+			s.SetSMTPAuthDisabledForTenant(true)
+			if err := s.ApplyScenario(tc.name); err != nil {
+				t.Fatal(err)
+			}
+			status, body := postToken(t, s, s.TenantID, secretForm(s))
+			if tc.token != 0 {
+				if codes, _ := body["error_codes"].([]any); status != http.StatusUnauthorized || len(codes) != 1 || codes[0] != float64(tc.token) {
+					t.Errorf("token: HTTP %d %v, want AADSTS%d", status, body, tc.token)
+				}
+				return
+			}
+			tok, _ := body["access_token"].(string)
+			if tok == "" {
+				t.Fatalf("token: HTTP %d %v", status, body)
+			}
+			c, err := login(t, s, s.Mailbox, tok)
+			if tc.auth != "" {
+				if code, msg := replyOf(t, err); !strings.HasPrefix(itoa(code)+" "+msg, tc.auth) {
+					t.Errorf("AUTH: %d %s, want %s...", code, msg, tc.auth)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("AUTH: %v", err)
+			}
+			defer c.Quit()
+			err = c.Mail(s.SharedMailbox)
+			if tc.mail != "" {
+				if code, msg := replyOf(t, err); !strings.HasPrefix(itoa(code)+" "+msg, tc.mail) {
+					t.Errorf("MAIL: %d %s, want %s...", code, msg, tc.mail)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("MAIL FROM the shared mailbox: %v", err)
+			}
+			c.Reset()
+			if err := send(c, s.Mailbox, []string{"a@example.com"}, message(s.Mailbox, "a@example.com", tc.name)); err != nil {
+				t.Errorf("send: %v", err)
+			}
+		})
+	}
+}
+
+func TestScenarioThrottle(t *testing.T) {
+	s := newServer(t)
+	s.SetConnectionLimit(10)
+	if err := s.ApplyScenario("throttle"); err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	for range 4 {
+		c := mustLogin(t, s)
+		errs = append(errs, send(c, s.Mailbox, []string{"a@example.com"}, message(s.Mailbox, "a@example.com", "t")))
+	}
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil {
+		t.Errorf("first three connections: %v", errs[:3])
+	}
+	wantReply(t, errs[3], 432, "4.3.2 Concurrent connections limit exceeded.")
+}
+
+func TestScenarioKeepsCertificates(t *testing.T) {
+	s := newServer(t)
+	cert, key := newCert(t)
+	s.RegisterCertificate(cert)
+	if err := s.ApplyScenario("no-smtp-role"); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := postToken(t, s, s.TenantID, assertionForm(s, assertion(t, s, cert, key, nil))); status != http.StatusOK {
+		t.Errorf("certificate after ApplyScenario: HTTP %d %v", status, body)
+	}
+}
