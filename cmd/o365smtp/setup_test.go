@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// psCommand matches the commands setup-script may print.
+var psCommand = regexp.MustCompile(`^(Connect-ExchangeOnline|New-ServicePrincipal|Add-MailboxPermission|Add-RecipientPermission|Set-CASMailbox|New-ManagementScope|New-ManagementRoleAssignment)( |$)`)
+
+func TestSetupScriptWithToken(t *testing.T) {
+	srv := newEmulator(t)
+	env := clientEnv(t, srv)
+	from := "sales@" + srv.TenantDomain
+
+	res := runBinary(t, env, "setup-script", "--from", from)
+	if res.code != 0 {
+		t.Fatalf("setup-script: %v", res)
+	}
+	out := res.stdout
+	oid := srv.ServicePrincipalID
+	for _, want := range []string{
+		"Connect-ExchangeOnline",
+		"New-ServicePrincipal -AppId '" + srv.ClientID + "' -ObjectId '" + oid + "'",
+		"Add-MailboxPermission -Identity '" + srv.Mailbox + "' -User '" + oid + "' -AccessRights FullAccess",
+		"Add-RecipientPermission -Identity '" + from + "' -Trustee '" + oid + "' -AccessRights SendAs",
+		"Set-CASMailbox -Identity '" + srv.Mailbox + "' -SmtpClientAuthenticationDisabled $false",
+		"New-ManagementScope -Name ",
+		`-RecipientRestrictionFilter 'PrimarySmtpAddress -eq ''` + srv.Mailbox + `'''`,
+		`New-ManagementRoleAssignment -App '` + srv.ClientID + `' -Role "Application SMTP.SendAsApp" -CustomResourceScope `,
+		"SMTP.SendAsApp",
+		"admin consent",
+		"needs no Entra API permission",
+		"Enterprise applications > the app > Overview > Object ID: the service principal. USE THIS ONE.",
+		"App registrations > the app > Overview > Object ID: the application object. NOT this one.",
+		"15-30 minutes",
+		"read from the access token's oid claim",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup-script output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, srv.AppObjectID) {
+		t.Errorf("setup-script output contains the App registration's object ID %s", srv.AppObjectID)
+	}
+	if strings.Contains(out, srv.ClientSecret) {
+		t.Errorf("setup-script output contains the client secret")
+	}
+	// Every line is a comment, a command, or empty.
+	for _, line := range strings.Split(out, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !psCommand.MatchString(line) {
+			t.Errorf("unexpected line %q", line)
+		}
+	}
+	golden(t, "setup_script.golden", normalize(out, srv))
+}
+
+func TestSetupScriptOffline(t *testing.T) {
+	env := map[string]string{
+		"O365SMTP_TENANT_ID": "contoso.onmicrosoft.com",
+		"O365SMTP_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+		"O365SMTP_MAILBOX":   "notifications@contoso.com",
+	}
+	res := runInProcess(t, env, "setup-script")
+	if res.code != 0 {
+		t.Fatalf("setup-script: %v", res)
+	}
+	for _, want := range []string{
+		"-ObjectId " + phOID + " ",
+		"-User " + phOID + " ",
+		"Enterprise applications > the app > Overview > Object ID,",
+		"no credential is configured",
+		"New-ServicePrincipal -AppId '11111111-2222-3333-4444-555555555555'",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("setup-script output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	golden(t, "setup_script_offline.golden", res.stdout)
+}
+
+// TestSetupScriptTokenFailure: a failed token request still prints the
+// script, with the placeholder, and says why on stderr.
+func TestSetupScriptTokenFailure(t *testing.T) {
+	srv := newEmulator(t)
+	env := clientEnv(t, srv)
+	srv.SetClientSecretExpired(true)
+	res := runInProcess(t, env, "setup-script")
+	if res.code != 0 {
+		t.Fatalf("setup-script: %v", res)
+	}
+	if !strings.Contains(res.stdout, "-ObjectId "+phOID) || !strings.Contains(res.stdout, "client_secret_expired") {
+		t.Errorf("setup-script output lacks the placeholder or the reason:\n%s", res.stdout)
+	}
+	if !strings.Contains(res.stderr, "client_secret_expired") || !strings.Contains(res.stderr, "hint: ") {
+		t.Errorf("stderr does not explain the token failure:\n%s", res.stderr)
+	}
+}
+
+// TestSetupScriptQuoting: values cannot break out of their quotes or their
+// comment line.
+func TestSetupScriptQuoting(t *testing.T) {
+	env := map[string]string{
+		"O365SMTP_MAILBOX":   "o'brien\u2019s@contoso.com",
+		"O365SMTP_CLIENT_ID": "x\nRemove-Mailbox -Identity ceo@contoso.com",
+	}
+	res := runInProcess(t, env, "setup-script", "--from", "a'b@contoso.com")
+	if res.code != 0 {
+		t.Fatalf("setup-script: %v", res)
+	}
+	for _, line := range strings.Split(res.stdout, "\n") {
+		if strings.HasPrefix(line, "Remove-Mailbox") {
+			t.Errorf("a value broke out of its line: %q", line)
+		}
+	}
+	for _, want := range []string{
+		"-Identity 'o''brien\u2019\u2019s@contoso.com'",
+		"'PrimarySmtpAddress -eq ''o''''brien\u2019\u2019s@contoso.com'''",
+		"Add-RecipientPermission -Identity 'a''b@contoso.com'",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}
+
+func TestDecodeClaims(t *testing.T) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	c, err := decodeClaims(enc(`{"alg":"none"}`) + "." + enc(`{"oid":"o","azp":"a","roles":["SMTP.SendAsApp"]}`) + ".sig")
+	if err != nil || c.OID != "o" || c.AppID != "a" || len(c.Roles) != 1 {
+		t.Errorf("decodeClaims = %+v, %v", c, err)
+	}
+	for _, bad := range []string{"", "a.b", "a.!!!.c", "a." + enc("[1]") + ".c"} {
+		if _, err := decodeClaims(bad); err == nil {
+			t.Errorf("decodeClaims(%q) succeeded", bad)
+		}
+	}
+}
