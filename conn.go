@@ -292,6 +292,18 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 	auth := &xoauth2{user: r.cfg.Mailbox, token: tok.AccessToken, implicitTLS: r.implicitTLS}
 	var w *wireConn
 	var tc *tls.Conn
+	dt := &dialTrace{tr: tr, addr: addr, w: &w}
+	tlsConfig := r.tlsConfig.Clone()
+	userVerify := tlsConfig.VerifyConnection
+	tlsConfig.VerifyConnection = func(cs tls.ConnectionState) error {
+		if userVerify != nil {
+			if err := userVerify(cs); err != nil {
+				return err
+			}
+		}
+		dt.tlsDone(cs)
+		return nil
+	}
 	dialFn := func(ctx context.Context, network, address string) (net.Conn, error) {
 		var raw net.Conn
 		var err error
@@ -309,7 +321,7 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 		if !r.implicitTLS {
 			return w, nil
 		}
-		tc = tls.Client(w, r.tlsConfig)
+		tc = tls.Client(w, tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, &tlsHandshakeError{err}
 		}
@@ -318,7 +330,7 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 	opts := []mail.Option{
 		mail.WithPort(r.port),
 		mail.WithTimeout(dialTimeout),
-		mail.WithTLSConfig(r.tlsConfig),
+		mail.WithTLSConfig(tlsConfig),
 		mail.WithSMTPAuthCustom(auth),
 		mail.WithDialContextFunc(dialFn),
 	}
@@ -342,9 +354,7 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 		// go-mail v0.8.1 leaks the connection of a failed dial; closing
 		// twice is harmless if a later version closes it too.
 		if w != nil {
-			if banner, ok := w.greeting(); ok && tr.Connected != nil {
-				tr.Connected(addr, banner)
-			}
+			dt.connected()
 			w.unbind()
 			_ = w.Close()
 		}
@@ -368,18 +378,49 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 		}
 	}
 	s.stats.dials.Add(1)
-	if tr.Connected != nil {
-		banner, _ := w.greeting()
-		tr.Connected(addr, banner)
-	}
-	if tr.TLSHandshakeDone != nil {
-		tr.TLSHandshakeDone(c.tls)
-	}
+	dt.connected()
+	dt.tlsDone(c.tls)
 	if tr.Authenticated != nil {
 		tr.Authenticated(r.cfg.Mailbox)
 	}
 	s.logDebug("smtp connection authenticated", "addr", addr, "tls", tls.VersionName(c.tls.Version))
 	return c, nil
+}
+
+// dialTrace fires a dial's Connected and TLSHandshakeDone callbacks once
+// each, as soon as what they report is known: Connected when the greeting
+// has been read, TLSHandshakeDone when the server's certificate has been
+// verified (from tls.Config.VerifyConnection), even if AUTH then fails.
+type dialTrace struct {
+	tr           *Trace
+	addr         string
+	w            **wireConn
+	conn, secure bool
+}
+
+func (d *dialTrace) connected() {
+	if d.conn || *d.w == nil {
+		return
+	}
+	banner, ok := (*d.w).greeting()
+	if !ok {
+		return
+	}
+	d.conn = true
+	if d.tr.Connected != nil {
+		d.tr.Connected(d.addr, banner)
+	}
+}
+
+func (d *dialTrace) tlsDone(cs tls.ConnectionState) {
+	d.connected()
+	if d.secure {
+		return
+	}
+	d.secure = true
+	if d.tr.TLSHandshakeDone != nil {
+		d.tr.TLSHandshakeDone(cs)
+	}
 }
 
 // tlsHandshakeError marks a failed implicit TLS handshake.

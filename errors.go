@@ -165,6 +165,15 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// text is Error without the "o365smtp: <op>: " prefix.
+func (e *Error) text() string {
+	s := strings.TrimPrefix(e.Error(), "o365smtp: ")
+	if e.Op != "" {
+		s = strings.TrimPrefix(s, e.Op+": ")
+	}
+	return s
+}
+
 // Unwrap returns Err.
 func (e *Error) Unwrap() error { return e.Err }
 

@@ -110,7 +110,7 @@ func (v *verifier) add(name string, st Status, start time.Time, detail, hint str
 
 func (v *verifier) fail(name string, start time.Time, e *Error, detail string) *Error {
 	if detail == "" {
-		detail = e.Error()
+		detail = e.text()
 	}
 	v.add(name, StatusFail, start, detail, e.Hint, e.Kind)
 	// Later steps are meaningless.
@@ -177,8 +177,7 @@ token:
 	start = time.Now()
 	tok, cached, e := s.tokens.token(ctx)
 	if e != nil {
-		d := e.Error()
-		return v.fail("token", start, e, d)
+		return v.fail("token", start, e, "")
 	}
 	if tr := traceFrom(ctx); tr.TokenAcquired != nil {
 		tr.TokenAcquired(tok.ExpiresOn, cached)
@@ -239,12 +238,12 @@ token:
 		case "connect":
 			return v.fail("connect", start, de, "")
 		case "tls":
-			v.add("connect", StatusPass, start, "connected; greeting: "+banner, "", "")
+			v.add("connect", StatusPass, start, connectDetail(r, banner), "", "")
 			return v.fail("tls", time.Now(), de, "")
 		default:
-			v.add("connect", StatusPass, start, "connected; greeting: "+banner, "", "")
+			v.add("connect", StatusPass, start, connectDetail(r, banner), "", "")
 			if tlsState != nil {
-				v.add("tls", StatusPass, time.Now(), "TLS "+tls.VersionName(tlsState.Version), "", "")
+				v.add("tls", StatusPass, time.Now(), fmt.Sprintf("%s, certificate valid for %s", tls.VersionName(tlsState.Version), r.tlsConfig.ServerName), "", "")
 			} else {
 				v.add("tls", StatusPass, time.Now(), "TLS", "", "")
 			}
@@ -255,7 +254,7 @@ token:
 		}
 	}
 	_ = elapsed
-	v.add("connect", StatusPass, start, fmt.Sprintf("%s:%d; greeting: %s", r.host, r.port, banner), "", "")
+	v.add("connect", StatusPass, start, connectDetail(r, banner), "", "")
 	tdetail := fmt.Sprintf("%s, certificate valid for %s", tls.VersionName(c.tls.Version), r.tlsConfig.ServerName)
 	tstatus, thint := StatusPass, ""
 	if ok, mechs := c.c.Extension("AUTH"); !ok || !containsFold(strings.Fields(mechs), "XOAUTH2") {
@@ -287,7 +286,7 @@ token:
 			} else {
 				s.pool.discard(c)
 			}
-			return v.fail("send_as", start, e, "MAIL FROM:<"+addr+">: "+e.Error())
+			return v.fail("send_as", start, e, "MAIL FROM:<"+addr+">: "+e.text())
 		}
 		if err := c.c.Reset(); err != nil {
 			s.pool.discard(c)
@@ -368,6 +367,10 @@ const exchangeAppID = "00000002-0000-0ff1-ce00-000000000000"
 func isMicrosoftSMTPHost(h string) bool {
 	h = strings.ToLower(h)
 	return strings.HasSuffix(h, ".office365.com") || strings.HasSuffix(h, ".office365.us") || strings.HasSuffix(h, ".outlook.cn") || strings.HasSuffix(h, ".outlook.com")
+}
+
+func connectDetail(r *resolved, banner string) string {
+	return fmt.Sprintf("%s:%d; greeting: %s", r.host, r.port, banner)
 }
 
 func modeName(r *resolved) string {
