@@ -153,3 +153,22 @@ func TestConfigJSON(t *testing.T) {
 		t.Errorf("unknown security accepted")
 	}
 }
+
+func TestInstanceDiscoveryPerCloud(t *testing.T) {
+	for c := range clouds {
+		cfg := validConfig()
+		cfg.Cloud = Cloud(c)
+		r, err := resolve(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !instanceDiscovery(r.authority) {
+			t.Errorf("cloud %s (%s): instance discovery off; want on for Microsoft's login host", Cloud(c), r.authority)
+		}
+	}
+	for _, a := range []string{"https://127.0.0.1:8443", "https://login.microsoftonline.com:8443", "https://login.example.net"} {
+		if instanceDiscovery(a) {
+			t.Errorf("instance discovery on for %s; want off", a)
+		}
+	}
+}

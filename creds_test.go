@@ -169,3 +169,19 @@ func TestClientSecretFileRotation(t *testing.T) {
 		})
 	}
 }
+
+// MSAL reads MSAL_FORCE_REGION and would then send the token request to a
+// regional Microsoft host; the Sender neutralises it, so the emulator (or
+// the configured AuthorityHost) is still the one asked.
+func TestMSALForceRegionIgnored(t *testing.T) {
+	t.Setenv("MSAL_FORCE_REGION", "westus2")
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s := newSender(t, srv.Config())
+	if err := s.Send(ctxT(t), newMsg(t)); err != nil {
+		t.Fatalf("Send with MSAL_FORCE_REGION set: %v", err)
+	}
+	if srv.TokenRequests() != 1 {
+		t.Errorf("token requests at the emulator = %d; want 1", srv.TokenRequests())
+	}
+}

@@ -335,6 +335,14 @@ var trustedLoginHosts = map[string]bool{
 	"login.chinacloudapi.cn":           true,
 }
 
+// instanceDiscovery reports whether MSAL's instance discovery suits the
+// authority: only Microsoft's own login hosts serve it (MSAL then asks that
+// same host, so each national cloud stays within itself).
+func instanceDiscovery(authority string) bool {
+	u, err := url.Parse(authority)
+	return err == nil && u.Port() == "" && trustedLoginHosts[strings.ToLower(u.Hostname())]
+}
+
 func (m *msalSource) secrets() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -395,10 +403,9 @@ func (m *msalSource) clientFor() (*confidential.Client, error) {
 			return a, nil
 		})
 	}
-	u, _ := url.Parse(m.r.authority)
 	c, err := confidential.New(m.r.authority+"/"+cfg.TenantID, cfg.ClientID, cred,
 		confidential.WithHTTPClient(m.r.httpClient),
-		confidential.WithInstanceDiscovery(trustedLoginHosts[strings.ToLower(u.Hostname())] && u.Port() == ""),
+		confidential.WithInstanceDiscovery(instanceDiscovery(m.r.authority)),
 		confidential.WithCache(emptyCache{}),
 		confidential.WithAzureRegion("DisableMsalForceRegion"),
 	)
