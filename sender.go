@@ -345,7 +345,6 @@ const (
 // transact runs MAIL, RCPT, DATA and RSET for env on c.
 func (s *Sender) transact(ctx context.Context, c *conn, env *envelope, tr *Trace) (*Error, sessionState) {
 	if c.size > 0 && int64(len(env.data)) > c.size {
-		c.w.unbind()
 		return &Error{Kind: ErrInvalidMessage, Op: "message", Message: fmt.Sprintf("the message is %d bytes; the server accepts at most %d", len(env.data), c.size),
 			Hint: "Make the message smaller: Exchange Online's default limit is 35 MB per message (150 MB at most), and attachments grow by a third when encoded."}, sessionOK
 	}
@@ -399,7 +398,6 @@ func (s *Sender) transact(ctx context.Context, c *conn, env *envelope, tr *Trace
 		// Delivered; only the session is in doubt.
 		return nil, sessionDead
 	}
-	c.w.unbind()
 	return nil, sessionOK
 }
 
