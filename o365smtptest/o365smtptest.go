@@ -439,8 +439,8 @@ type Message struct {
 	From string
 	// To lists the accepted envelope recipients (RCPT TO).
 	To []string
-	// Data is the message as received: RFC 5322, CRLF line endings,
-	// dot-stuffing removed.
+	// Data is the message as received (RFC 5322), with dot-stuffing removed
+	// and line endings as the client sent them (CRLF from conforming clients).
 	Data []byte
 	// Header is Data's header, parsed by net/mail; it is empty when Data
 	// has no parsable header.

@@ -29,7 +29,8 @@ interrupted (SIGINT or SIGTERM). It prints what a client needs; with
 --env-file it also writes the O365SMTP_* variables to a file that a shell can
 source, once the servers accept connections:
 
-  o365smtp emulate --env-file /tmp/emu.env &
+  rm -f /tmp/emu.env; o365smtp emulate --env-file /tmp/emu.env &
+  until [ -s /tmp/emu.env ]; do sleep 0.1; done
   set -a; . /tmp/emu.env; set +a
   o365smtp verify
 

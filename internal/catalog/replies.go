@@ -34,7 +34,7 @@ or full access:
 
 	hintQuota = "Not retried: sending resumes when the rolling 24-hour count falls below the limit, and a person should check the volume (an unexpected one may mean the app or the mailbox is misused). " + hintLimits
 
-	hintRecipient = "The recipient address was refused: check it for typos and that the recipient exists. Other recipients are not affected."
+	hintRecipient = "The recipient address was refused: check it for typos and that the recipient exists. The message was sent to no one (Error.Recipients lists the refused addresses): fix or drop them and send again."
 
 	hintSize = "The message is too large. Exchange Online accepts at most 150 MB (SIZE) and a mailbox sends at most its MaxSendSize (35 MB by default); attachments grow by about a third when encoded. Send a smaller message, or raise the limit (up to 150 MB):\n  Set-Mailbox -Identity {Mailbox} -MaxSendSize 150MB"
 )
@@ -411,7 +411,7 @@ var replyRows = []replyRow{
 	{
 		stages: "rcpt", enhanced: "5.2.2",
 		kind: "recipient_rejected", retry: Permanent,
-		hint:     "The recipient's mailbox is full; its owner must make room. Other recipients are not affected.",
+		hint:     "The recipient's mailbox is full; its owner must make room. The message was sent to no one (Error.Recipients lists the refused addresses): fix or drop them and send again.",
 		doc:      "At RCPT TO, a 5.2.2 is about the recipient's mailbox.",
 		examples: []string{"552 5.2.2 Mailbox full"},
 	},
