@@ -271,16 +271,32 @@ type conn struct {
 	lastUsed time.Time
 	size     int64 // SIZE advertised after TLS, 0 if none
 	reused   bool
-	idle     *time.Timer
+	log      *slogAdapter // nil: no logging
 }
 
 // close closes the connection without QUIT.
 func (c *conn) close() { _ = c.w.Close() }
 
-// quit sends QUIT with a short deadline, then closes.
+// quitTimeout bounds the QUIT of a connection being retired.
+const quitTimeout = 2 * time.Second
+
+// quit sends QUIT and reads the reply (so the server has ended the session
+// before a replacement is dialled), with a short deadline, then closes.
 func (c *conn) quit() {
-	_ = c.w.Conn.SetDeadline(time.Now().Add(2 * time.Second))
-	_ = c.c.Quit()
+	_ = c.w.Conn.SetDeadline(time.Now().Add(quitTimeout))
+	t := c.c.Text
+	if id, err := t.Cmd("QUIT"); err == nil {
+		c.log.line("client", "QUIT")
+		t.StartResponse(id)
+		code, msg, err := t.ReadResponse(221)
+		t.EndResponse(id)
+		c.log.line("server", fmt.Sprintf("%d %s", code, msg))
+		if err == nil {
+			// Wait for the server to close its end, so that it no longer
+			// counts this session when a replacement connects.
+			_, _ = io.Copy(io.Discard, t.R)
+		}
+	}
 	c.close()
 }
 
@@ -339,8 +355,10 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 	} else {
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
 	}
+	var logger *slogAdapter
 	if r.logger != nil {
-		opts = append(opts, mail.WithDebugLog(), mail.WithLogger(&slogAdapter{l: r.logger, secrets: s.secretValues}))
+		logger = &slogAdapter{l: r.logger, secrets: s.secretValues}
+		opts = append(opts, mail.WithDebugLog(), mail.WithLogger(logger))
 	}
 	mc, err := mail.NewClient(r.host, opts...)
 	if err != nil {
@@ -361,7 +379,8 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 		return nil, s.dialError(ctx, err, w, auth)
 	}
 	w.unbind()
-	c := &conn{c: sc, w: w, token: tok.AccessToken, lastUsed: time.Now()}
+	now := s.pool.now()
+	c := &conn{c: sc, w: w, token: tok.AccessToken, lastUsed: now, log: logger}
 	if tc != nil {
 		c.tls = tc.ConnectionState()
 	} else if st, err := sc.GetTLSConnectionState(); err == nil {
@@ -370,9 +389,9 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace) (*conn, *Error)
 	if ok, v := sc.Extension("SIZE"); ok {
 		c.size, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	}
-	c.retireAt = time.Now().Add(maxConnAge)
+	c.retireAt = now.Add(maxConnAge)
 	if !tok.ExpiresOn.IsZero() {
-		margin := min(time.Until(tok.ExpiresOn)/2, maxRefreshMargin)
+		margin := min(tok.ExpiresOn.Sub(now)/2, maxRefreshMargin)
 		if t := tok.ExpiresOn.Add(-margin); t.Before(c.retireAt) {
 			c.retireAt = t
 		}

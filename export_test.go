@@ -19,3 +19,71 @@ func SetTokenClock(v any, now func() time.Time) {
 		x.now = now
 	}
 }
+
+// SetGovernorClock replaces the clock and the timer of a Sender's built-in
+// per-minute governor. It reports false if the Sender has none
+// (MessagesPerMinute < 0, or a Config.Limiter replaces it).
+func SetGovernorClock(s *Sender, now func() time.Time, after func(time.Duration) (<-chan time.Time, func() bool)) bool {
+	if s.gov == nil {
+		return false
+	}
+	s.gov.mu.Lock()
+	defer s.gov.mu.Unlock()
+	s.gov.now, s.gov.after = now, after
+	return true
+}
+
+// idleConns returns the pool's idle connections.
+func idleConns(s *Sender) []*conn {
+	s.pool.mu.Lock()
+	defer s.pool.mu.Unlock()
+	return append([]*conn(nil), s.pool.idle...)
+}
+
+// AgeIdleConnections moves the last-use time and the retirement time of
+// every idle pooled connection d into the past: as far as the pool can
+// tell (it compares them with time.Now), d has passed. It returns the
+// number of idle connections.
+func AgeIdleConnections(s *Sender, d time.Duration) int {
+	s.pool.mu.Lock()
+	defer s.pool.mu.Unlock()
+	for _, c := range s.pool.idle {
+		c.lastUsed = c.lastUsed.Add(-d)
+		c.retireAt = c.retireAt.Add(-d)
+	}
+	return len(s.pool.idle)
+}
+
+// IdleRetireTimes returns when each idle pooled connection is due to be
+// retired (token refresh margin or maximum age), most recently used last.
+func IdleRetireTimes(s *Sender) []time.Time {
+	var out []time.Time
+	for _, c := range idleConns(s) {
+		out = append(out, c.retireAt)
+	}
+	return out
+}
+
+// ExpireIdleConnections does now what the pool's idle janitor does once
+// the idle timeout has passed: it ages every idle connection past the
+// timeout and sweeps. It returns how many it retired.
+func ExpireIdleConnections(s *Sender) int {
+	n := AgeIdleConnections(s, idleTimeout)
+	s.pool.sweep()
+	return n
+}
+
+// SetPoolClock replaces the clock the pool uses for idle and retirement
+// times.
+func SetPoolClock(s *Sender, now func() time.Time) { s.pool.now = now }
+
+// ConnectionSlotsTaken returns how many of the pool's connection slots are
+// taken now, including one held back after a 432 4.3.2.
+func ConnectionSlotsTaken(s *Sender) int { return len(s.pool.slots) }
+
+// IdleTimeout, MaxConnAge and ConcurrencyBackoff are the pool's timings.
+const (
+	IdleTimeout        = idleTimeout
+	MaxConnAge         = maxConnAge
+	ConcurrencyBackoff = concurrencyBackoff
+)

@@ -31,6 +31,14 @@ func newGovernor(n int) *governor {
 
 // Wait blocks until a submission is admitted, or ctx ends.
 func (g *governor) Wait(ctx context.Context) error {
+	_, err := g.wait(ctx)
+	return err
+}
+
+// wait is Wait that also reports how long it blocked, by the governor's
+// clock (zero when admitted at once).
+func (g *governor) wait(ctx context.Context) (time.Duration, error) {
+	var start time.Time
 	for {
 		g.mu.Lock()
 		now := g.now()
@@ -43,7 +51,13 @@ func (g *governor) Wait(ctx context.Context) error {
 		if len(g.log) < g.n {
 			g.log = append(g.log, now)
 			g.mu.Unlock()
-			return nil
+			if start.IsZero() {
+				return 0, nil
+			}
+			return max(now.Sub(start), 1), nil
+		}
+		if start.IsZero() {
+			start = now
 		}
 		wait := g.log[0].Add(governorWindow).Sub(now)
 		g.mu.Unlock()
@@ -51,7 +65,7 @@ func (g *governor) Wait(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			stop()
-			return ctx.Err()
+			return 0, ctx.Err()
 		case <-c:
 		}
 	}

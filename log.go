@@ -41,14 +41,21 @@ func (a *slogAdapter) Warnf(l maillog.Log)  { a.log(l) }
 func (a *slogAdapter) Errorf(l maillog.Log) { a.log(l) }
 
 func (a *slogAdapter) log(l maillog.Log) {
-	ctx := context.Background()
-	if !a.l.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	line := fmt.Sprintf(l.Format, l.Messages...)
 	dir := "client"
 	if l.Direction == maillog.DirServerToClient {
 		dir = "server"
+	}
+	a.line(dir, fmt.Sprintf(l.Format, l.Messages...))
+}
+
+// line logs one protocol line; a nil adapter logs nothing.
+func (a *slogAdapter) line(dir, line string) {
+	if a == nil {
+		return
+	}
+	ctx := context.Background()
+	if !a.l.Enabled(ctx, slog.LevelDebug) {
+		return
 	}
 	if dir == "client" && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(line)), "AUTH") {
 		line = "AUTH <redacted>"

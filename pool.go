@@ -13,26 +13,35 @@ const concurrencyBackoff = 30 * time.Second
 // pool keeps up to max authenticated connections and lends them out one
 // sender at a time. A slot in slots is the right to hold one connection
 // (open or being dialled), so at most max connections ever exist.
+//
+// Idle connections are swept by one pool-wide timer (the janitor), armed
+// for the oldest idle connection; a connection found stale when taken is
+// retired there and then. Retired connections get QUIT, so that the server
+// has counted them closed before a replacement is dialled.
 type pool struct {
 	s     *Sender
 	max   int
 	slots chan struct{}
+	now   func() time.Time // tests inject a clock
 
 	mu       sync.Mutex
 	idle     []*conn // most recently used last
 	all      map[*conn]struct{}
 	inUse    int
-	held     int // slots held back after 432
+	held     int // slots held back after 432 4.3.2
+	debt     int // slots to hold back as soon as a sender releases one
+	janitor  *time.Timer
 	closed   bool
 	done     chan struct{}
 	inflight sync.WaitGroup // senders holding a slot
 }
 
 func newPool(s *Sender, max int) *pool {
-	return &pool{s: s, max: max, slots: make(chan struct{}, max), done: make(chan struct{}), all: make(map[*conn]struct{})}
+	return &pool{s: s, max: max, slots: make(chan struct{}, max), now: time.Now,
+		done: make(chan struct{}), all: make(map[*conn]struct{})}
 }
 
-// acquire waits for a slot. The caller must call release.
+// acquire waits for a slot. The caller must call releaseSlot.
 func (p *pool) acquire(ctx context.Context) *Error {
 	select {
 	case p.slots <- struct{}{}:
@@ -45,8 +54,10 @@ func (p *pool) acquire(ctx context.Context) *Error {
 		case <-p.done:
 			return closedError()
 		}
-		p.s.stats.connWaits.Add(1)
-		p.s.stats.connWaitNanos.Add(int64(time.Since(start)))
+		if p.s != nil {
+			p.s.stats.connWaits.Add(1)
+			p.s.stats.connWaitNanos.Add(int64(time.Since(start)))
+		}
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -59,30 +70,65 @@ func (p *pool) acquire(ctx context.Context) *Error {
 	return nil
 }
 
-// releaseSlot gives the slot back.
+// releaseSlot gives the slot back, or keeps it held back if a 432 asked
+// for fewer connections.
 func (p *pool) releaseSlot() {
+	p.mu.Lock()
+	keep := p.debt > 0 && !p.closed
+	if keep {
+		p.debt--
+		p.holdLocked()
+	}
+	p.mu.Unlock()
 	p.inflight.Done()
-	<-p.slots
+	if !keep {
+		<-p.slots
+	}
+}
+
+// holdLocked records one slot held back and schedules its release.
+func (p *pool) holdLocked() {
+	p.held++
+	time.AfterFunc(concurrencyBackoff, func() {
+		p.mu.Lock()
+		p.held--
+		p.mu.Unlock()
+		<-p.slots
+	})
+}
+
+// backOff holds one slot back for concurrencyBackoff after a 432 4.3.2, so
+// the Sender uses fewer connections for a while (never fewer than one): a
+// free slot is taken at once, otherwise the next one a sender releases.
+func (p *pool) backOff() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.held+p.debt >= p.max-1 {
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+		p.holdLocked()
+	default:
+		p.debt++
+	}
 }
 
 // take returns an idle connection that is still fresh, or nil. Stale ones
-// are closed.
+// are retired (QUIT) before it returns, so a replacement dialled next is
+// not counted by the server together with them.
 func (p *pool) take() *conn {
-	now := time.Now()
+	now := p.now()
+	var stale []*conn
+	defer func() { quitAll(stale) }()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if c.idle != nil && !c.idle.Stop() {
-			// The idle timer fired; expire will not find it in idle.
+		if now.After(c.retireAt) || now.Sub(c.lastUsed) >= idleTimeout {
 			delete(p.all, c)
-			c.close()
-			continue
-		}
-		if now.After(c.retireAt) || now.Sub(c.lastUsed) > idleTimeout {
-			delete(p.all, c)
-			c.close()
+			stale = append(stale, c)
 			continue
 		}
 		c.reused = true
@@ -108,9 +154,9 @@ func (p *pool) added(c *conn) bool {
 
 // put returns a healthy connection to the idle list.
 func (p *pool) put(c *conn) {
-	c.lastUsed = time.Now()
 	c.w.unbind()
 	p.mu.Lock()
+	c.lastUsed = p.now()
 	p.inUse--
 	if p.closed || len(p.idle)+p.inUse >= p.max-p.held {
 		delete(p.all, c)
@@ -118,9 +164,36 @@ func (p *pool) put(c *conn) {
 		c.quit()
 		return
 	}
-	c.idle = time.AfterFunc(idleTimeout, func() { p.expire(c) })
 	p.idle = append(p.idle, c)
+	if p.janitor == nil {
+		p.janitor = time.AfterFunc(idleTimeout, p.sweep)
+	}
 	p.mu.Unlock()
+}
+
+// sweep retires idle connections unused for idleTimeout and re-arms the
+// janitor for the oldest remaining one.
+func (p *pool) sweep() {
+	now := p.now()
+	var stale []*conn
+	p.mu.Lock()
+	p.janitor = nil
+	keep := p.idle[:0]
+	for _, c := range p.idle {
+		if now.Sub(c.lastUsed) >= idleTimeout || now.After(c.retireAt) {
+			delete(p.all, c)
+			stale = append(stale, c)
+			continue
+		}
+		keep = append(keep, c)
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	if len(p.idle) > 0 && !p.closed {
+		p.janitor = time.AfterFunc(p.idle[0].lastUsed.Add(idleTimeout).Sub(now), p.sweep)
+	}
+	p.mu.Unlock()
+	quitAll(stale)
 }
 
 // discard closes a connection whose session is in doubt.
@@ -133,51 +206,14 @@ func (p *pool) discard(c *conn) {
 	c.close()
 }
 
-// expire closes an idle connection whose idle timer fired.
-func (p *pool) expire(c *conn) {
+// retire QUITs a healthy connection the caller took but will not use.
+func (p *pool) retire(c *conn) {
 	p.mu.Lock()
-	for i, x := range p.idle {
-		if x == c {
-			p.idle = append(p.idle[:i], p.idle[i+1:]...)
-			delete(p.all, c)
-			p.mu.Unlock()
-			c.quit()
-			return
-		}
-	}
+	p.inUse--
+	delete(p.all, c)
 	p.mu.Unlock()
-}
-
-// backOff holds one slot back for concurrencyBackoff after a 432 4.3.2, so
-// the Sender uses fewer connections for a while (never fewer than one).
-func (p *pool) backOff() {
-	p.mu.Lock()
-	if p.closed || p.held >= p.max-1 {
-		p.mu.Unlock()
-		return
-	}
-	p.held++
-	p.mu.Unlock()
-	go func() {
-		select {
-		case p.slots <- struct{}{}:
-		case <-p.done:
-			p.mu.Lock()
-			p.held--
-			p.mu.Unlock()
-			return
-		}
-		t := time.NewTimer(concurrencyBackoff)
-		select {
-		case <-t.C:
-		case <-p.done:
-			t.Stop()
-		}
-		<-p.slots
-		p.mu.Lock()
-		p.held--
-		p.mu.Unlock()
-	}()
+	c.w.unbind()
+	c.quit()
 }
 
 // counts returns open, idle and in-use connections.
@@ -188,13 +224,11 @@ func (p *pool) counts() (open, idle, inUse int) {
 }
 
 // close stops the pool. With graceful set it waits for senders holding a
-// slot (or ctx), then QUITs every idle connection; otherwise it closes idle
-// connections at once. Connections in use are closed by their senders when
-// they finish, since the pool is closed.
+// slot (or ctx), then QUITs every idle connection; otherwise, or when ctx
+// ends first, it closes every connection at once, including those in use.
 func (p *pool) close(ctx context.Context, graceful bool) error {
 	p.mu.Lock()
-	already := p.closed
-	if !already {
+	if !p.closed {
 		p.closed = true
 		close(p.done)
 	}
@@ -213,25 +247,40 @@ func (p *pool) close(ctx context.Context, graceful bool) error {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
+	if p.janitor != nil {
+		p.janitor.Stop()
+		p.janitor = nil
+	}
 	var busy []*conn
 	for c := range p.all {
 		busy = append(busy, c)
 	}
 	clear(p.all)
 	p.mu.Unlock()
-	for _, c := range idle {
-		if c.idle != nil {
-			c.idle.Stop()
-		}
-		if graceful {
-			c.quit()
-		}
+	if graceful {
+		quitAll(idle)
 	}
 	// Closing is idempotent: this also stops connections still in use.
 	for _, c := range busy {
 		c.close()
 	}
 	return err
+}
+
+// quitAll QUITs connections in parallel (each bounded by quitTimeout).
+func quitAll(cs []*conn) {
+	switch len(cs) {
+	case 0:
+		return
+	case 1:
+		cs[0].quit()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(c.quit)
+	}
+	wg.Wait()
 }
 
 func closedError() *Error {

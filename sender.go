@@ -195,11 +195,22 @@ func (s *Sender) pace(ctx context.Context) *Error {
 	if s.limiter == nil {
 		return nil
 	}
-	start := time.Now()
-	err := s.limiter.Wait(ctx)
-	if d := time.Since(start); d > time.Millisecond {
+	var waited time.Duration
+	var err error
+	if s.gov != nil {
+		waited, err = s.gov.wait(ctx)
+	} else {
+		// An external Limiter does not say whether it blocked: count
+		// waits that took a noticeable time.
+		start := time.Now()
+		err = s.limiter.Wait(ctx)
+		if d := time.Since(start); d > time.Millisecond {
+			waited = d
+		}
+	}
+	if waited > 0 {
 		s.stats.govWaits.Add(1)
-		s.stats.govWaitNanos.Add(int64(d))
+		s.stats.govWaitNanos.Add(int64(waited))
 	}
 	if err != nil {
 		if ctx.Err() != nil {

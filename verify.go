@@ -206,7 +206,7 @@ token:
 	defer s.pool.releaseSlot()
 	if idle := s.pool.take(); idle != nil {
 		// Verify dials afresh to test the path; keep within MaxConnections.
-		s.pool.discard(idle)
+		s.pool.retire(idle)
 	}
 	tr := traceFrom(ctx)
 	var banner string

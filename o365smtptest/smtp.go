@@ -191,6 +191,7 @@ type connInfo struct {
 	id       string // the session ID in the banner and in AUTH failures
 	remoteIP string
 	once     sync.Once
+	forgot   sync.Once
 	user     string // the mailbox it authenticated as; guarded by s.mu
 }
 
@@ -216,7 +217,17 @@ func (s *Server) newConn(raw net.Conn) (*connInfo, bool) {
 // finish closes the connection for good and forgets it.
 func (ci *connInfo) finish() {
 	ci.once.Do(func() {
+		ci.forget()
 		ci.raw.Close()
+		ci.s.connWG.Done()
+	})
+}
+
+// forget stops counting the connection. It runs before the socket is
+// closed, as on a server that has ended the session: a client that saw the
+// close may connect again at once and must not be counted with it.
+func (ci *connInfo) forget() {
+	ci.forgot.Do(func() {
 		s := ci.s
 		s.mu.Lock()
 		delete(s.conns, ci)
@@ -228,7 +239,6 @@ func (ci *connInfo) finish() {
 			}
 		}
 		s.mu.Unlock()
-		s.connWG.Done()
 	})
 }
 
@@ -280,6 +290,7 @@ func (c *smtpConn) Close() error {
 		if c.next != nil && c.s.handoff.deliver(c.next) {
 			return
 		}
+		c.ci.forget()
 		c.Conn.Close()
 		c.ci.finish()
 	})
