@@ -114,28 +114,34 @@ func (p *pool) backOff() {
 	}
 }
 
-// take returns an idle connection that is still fresh, or nil. Stale ones
-// are retired (QUIT) before it returns, so a replacement dialled next is
-// not counted by the server together with them.
+// take returns an idle connection that is still fresh, or nil. A stale one
+// is retired (QUIT, waiting for the server's close) before the next is
+// looked at, so the caller, which holds a slot, never has more than one
+// connection at a time, and one it dials next is not counted by the server
+// together with the stale one.
 func (p *pool) take() *conn {
-	now := p.now()
-	var stale []*conn
-	defer func() { quitAll(stale) }()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		c := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		now := p.now()
 		if now.After(c.retireAt) || now.Sub(c.lastUsed) >= idleTimeout {
 			delete(p.all, c)
-			stale = append(stale, c)
+			p.mu.Unlock()
+			c.quit()
 			continue
 		}
 		c.reused = true
 		p.inUse++
+		p.mu.Unlock()
 		return c
 	}
-	return nil
 }
 
 // added records a newly dialled connection as in use. It reports false, and
@@ -172,7 +178,10 @@ func (p *pool) put(c *conn) {
 }
 
 // sweep retires idle connections unused for idleTimeout and re-arms the
-// janitor for the oldest remaining one.
+// janitor for the oldest remaining one. It holds a free slot for each
+// connection while it QUITs it, so no sender dials a replacement that the
+// server would count together with it; a stale connection it cannot get a
+// slot for stays idle, and take retires it.
 func (p *pool) sweep() {
 	now := p.now()
 	var stale []*conn
@@ -181,19 +190,27 @@ func (p *pool) sweep() {
 	keep := p.idle[:0]
 	for _, c := range p.idle {
 		if now.Sub(c.lastUsed) >= idleTimeout || now.After(c.retireAt) {
-			delete(p.all, c)
-			stale = append(stale, c)
-			continue
+			select {
+			case p.slots <- struct{}{}:
+				delete(p.all, c)
+				stale = append(stale, c)
+				continue
+			default:
+			}
 		}
 		keep = append(keep, c)
 	}
 	clear(p.idle[len(keep):])
 	p.idle = keep
 	if len(p.idle) > 0 && !p.closed {
-		p.janitor = time.AfterFunc(p.idle[0].lastUsed.Add(idleTimeout).Sub(now), p.sweep)
+		next := max(p.idle[0].lastUsed.Add(idleTimeout).Sub(now), time.Second)
+		p.janitor = time.AfterFunc(next, p.sweep)
 	}
 	p.mu.Unlock()
 	quitAll(stale)
+	for range stale {
+		<-p.slots
+	}
 }
 
 // discard closes a connection whose session is in doubt.
