@@ -214,23 +214,19 @@ func (p *pool) sweep() {
 }
 
 // discard closes a connection whose session is in doubt.
-func (p *pool) discard(c *conn) {
-	p.mu.Lock()
-	p.inUse--
-	delete(p.all, c)
-	p.mu.Unlock()
-	c.w.unbind()
-	c.close()
-}
+func (p *pool) discard(c *conn) { p.remove(c, (*conn).close) }
 
 // retire QUITs a healthy connection the caller took but will not use.
-func (p *pool) retire(c *conn) {
+func (p *pool) retire(c *conn) { p.remove(c, (*conn).quit) }
+
+// remove forgets an in-use connection and ends it with end.
+func (p *pool) remove(c *conn, end func(*conn)) {
 	p.mu.Lock()
 	p.inUse--
 	delete(p.all, c)
 	p.mu.Unlock()
 	c.w.unbind()
-	c.quit()
+	end(c)
 }
 
 // counts returns open, idle and in-use connections.
