@@ -144,6 +144,7 @@ func (v *verifier) run(ctx context.Context, from []string) *Error {
 	// credential
 	start = time.Now()
 	detail := r.credential
+	credStatus, credHint := StatusPass, ""
 	switch r.credential {
 	case credClientSecretFile:
 		if _, err := readSecretFile(r.cfg.ClientSecretFile); err != nil {
@@ -160,9 +161,8 @@ func (v *verifier) run(ctx context.Context, from []string) *Error {
 				Hint: "Create a new certificate, upload its public part to the app registration (Certificates & secrets > Certificates) and configure it here."}
 			return v.fail("credential", start, e, "")
 		case left < 30*24*time.Hour:
-			v.add("credential", StatusWarn, start, detail,
-				fmt.Sprintf("The certificate expires in %d days: create a new one, upload it to the app registration, and switch to it before then.", int(left.Hours()/24)), "")
-			goto token
+			credStatus = StatusWarn
+			credHint = fmt.Sprintf("The certificate expires in %d days: create a new one, upload it to the app registration, and switch to it before then.", int(left.Hours()/24))
 		}
 	case credClientSecret:
 		detail = "client secret (its expiry is not visible to clients: note it when you create a secret)"
@@ -171,9 +171,8 @@ func (v *verifier) run(ctx context.Context, from []string) *Error {
 	case credTokenSource:
 		detail = "token source supplied by the application"
 	}
-	v.add("credential", StatusPass, start, detail, "", "")
+	v.add("credential", credStatus, start, detail, credHint, "")
 
-token:
 	start = time.Now()
 	tok, cached, e := s.tokens.token(ctx)
 	if e != nil {
@@ -232,7 +231,6 @@ token:
 			c, de = s.dial(ctx, tok, vt)
 		}
 	}
-	elapsed := time.Since(start)
 	if de != nil {
 		switch de.Op {
 		case "connect":
@@ -253,7 +251,6 @@ token:
 			return v.fail("auth", time.Now(), de, "")
 		}
 	}
-	_ = elapsed
 	v.add("connect", StatusPass, start, connectDetail(r, banner), "", "")
 	tdetail := fmt.Sprintf("%s, certificate valid for %s", tls.VersionName(c.tls.Version), r.tlsConfig.ServerName)
 	tstatus, thint := StatusPass, ""
