@@ -53,13 +53,17 @@ const (
 type Step struct {
 	// Name is a stable id: "config", "credential", "token",
 	// "token_claims", "connect", "tls", "auth" or "send_as".
-	Name   string `json:"name"`
+	Name string `json:"name"`
+	// Status is the outcome: pass, warn, fail or skip.
 	Status Status `json:"status"`
 	// Kind is set when Status is StatusFail.
-	Kind      Kind   `json:"kind,omitempty"`
-	Detail    string `json:"detail,omitempty"`
-	Hint      string `json:"hint,omitempty"`
-	ElapsedMS int64  `json:"elapsed_ms"`
+	Kind Kind `json:"kind,omitempty"`
+	// Detail says what was found, such as the TLS version or the reply.
+	Detail string `json:"detail,omitempty"`
+	// Hint says what to change, for a warning or a failure.
+	Hint string `json:"hint,omitempty"`
+	// ElapsedMS is how long the step took, in milliseconds.
+	ElapsedMS int64 `json:"elapsed_ms"`
 }
 
 // Verify walks the setup checklist against the live service and never sends
