@@ -50,6 +50,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			logger.Debug("value", "v", v)
 		}
 	}
+	seen := map[o365smtp.Kind]bool{}
 	run := func(name string, setup func(*o365smtptest.Server, *o365smtp.Config), msg func(*mail.Msg)) {
 		cfg := srv.Config()
 		cfg.Logger = logger
@@ -70,6 +71,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		record(cfg, s, err, verr, rep, s.Stats())
 		if e, ok := err.(*o365smtp.Error); ok {
 			out = append(out, e.Hint, e.Message)
+			seen[e.Kind] = true
 		}
 		s.Close()
 		// Restore the tenant for the next case.
@@ -100,6 +102,22 @@ func TestSecretsNeverLeak(t *testing.T) {
 		record(tok, ts)
 		c.ClientSecret, c.TokenSource = "", ts
 	}, nil)
+	for _, r := range []struct{ name, reply string }{
+		{"quota", "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception"},
+		{"sender suspended", "550 5.2.252 Sender throttled due to continuous send as denied errors."},
+		{"mailbox full", "554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded"},
+		{"sender blocked", "550 5.1.8 Access denied, bad outbound sender"},
+		{"message rejected", "552 5.3.4 Message size exceeds fixed maximum message size"},
+		{"unexpected reply", "550 5.9.9 Something nobody has seen"},
+	} {
+		run(r.name, func(s *o365smtptest.Server, _ *o365smtp.Config) {
+			s.Fail(o365smtptest.StageDataEnd, o365smtptest.Fault{Reply: r.reply, Times: 1})
+		}, nil)
+	}
+	run("tenant not found", func(_ *o365smtptest.Server, c *o365smtp.Config) { c.TenantID = "fabrikam.onmicrosoft.com" }, nil)
+	run("app not found", func(_ *o365smtptest.Server, c *o365smtp.Config) { c.ClientID = "99999999-9999-9999-9999-999999999999" }, nil)
+	run("tls", func(_ *o365smtptest.Server, c *o365smtp.Config) { c.TLSConfig.ServerName = "wrong.example" }, nil)
+	run("token endpoint 5xx", func(s *o365smtptest.Server, _ *o365smtp.Config) { s.FailToken(o365smtptest.TokenFault{Status: 503, Times: 1}) }, nil)
 	var cfgErrs []any
 	for _, bad := range []o365smtp.Config{
 		{TenantID: srv.TenantID, ClientID: srv.ClientID, Mailbox: "x", ClientSecret: srv.ClientSecret},
@@ -110,6 +128,15 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	record(cfgErrs...)
 
+	for _, k := range []o365smtp.Kind{o365smtp.ErrAuthFailed, o365smtp.ErrSMTPAuthDisabled, o365smtp.ErrSendAsDenied,
+		o365smtp.ErrRecipientRejected, o365smtp.ErrThrottled, o365smtp.ErrUnknownOutcome, o365smtp.ErrConnection,
+		o365smtp.ErrInvalidClientSecret, o365smtp.ErrClientSecretExpired, o365smtp.ErrQuotaExceeded, o365smtp.ErrSenderSuspended,
+		o365smtp.ErrMailboxFull, o365smtp.ErrSenderBlocked, o365smtp.ErrMessageRejected, o365smtp.ErrUnexpectedReply,
+		o365smtp.ErrTenantNotFound, o365smtp.ErrAppNotFound, o365smtp.ErrTLS, o365smtp.ErrTokenRequest} {
+		if !seen[k] {
+			t.Errorf("no case produced %s: the leak check does not cover its Debug log", k)
+		}
+	}
 	secrets := []string{srv.ClientSecret}
 	tokens := srv.IssuedTokens()
 	if len(tokens) == 0 {
