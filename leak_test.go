@@ -117,7 +117,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	run("tenant not found", func(_ *o365smtptest.Server, c *o365smtp.Config) { c.TenantID = "fabrikam.onmicrosoft.com" }, nil)
 	run("app not found", func(_ *o365smtptest.Server, c *o365smtp.Config) { c.ClientID = "99999999-9999-9999-9999-999999999999" }, nil)
 	run("tls", func(_ *o365smtptest.Server, c *o365smtp.Config) { c.TLSConfig.ServerName = "wrong.example" }, nil)
-	run("token endpoint 5xx", func(s *o365smtptest.Server, _ *o365smtp.Config) { s.FailToken(o365smtptest.TokenFault{Status: 503, Times: 1}) }, nil)
+	run("token endpoint 5xx", func(s *o365smtptest.Server, _ *o365smtp.Config) {
+		s.FailToken(o365smtptest.TokenFault{Status: 503, Times: 1})
+	}, nil)
 	var cfgErrs []any
 	for _, bad := range []o365smtp.Config{
 		{TenantID: srv.TenantID, ClientID: srv.ClientID, Mailbox: "x", ClientSecret: srv.ClientSecret},
