@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/o365smtp/o365smtp"
 )
 
 // claims are the access token claims setup-script reads.
 type claims struct {
+	jwt.RegisteredClaims
 	OID   string   `json:"oid"`
 	AppID string   `json:"appid"` // v1 tokens
 	AZP   string   `json:"azp"`   // v2 tokens
@@ -25,19 +26,10 @@ type claims struct {
 
 // decodeClaims decodes a JWT's payload without verifying it: the token is
 // meant for Exchange, which verifies it; we only read what it says.
-func decodeClaims(jwt string) (claims, error) {
+func decodeClaims(token string) (claims, error) {
 	var c claims
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return c, errors.New("the access token is not a JWT")
-	}
-	p := strings.TrimRight(parts[1], "=")
-	b, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return c, fmt.Errorf("the access token's payload is not base64url: %v", err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("the access token's payload is not JSON: %v", err)
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil {
+		return claims{}, fmt.Errorf("the access token cannot be decoded: %v", err)
 	}
 	if c.AppID == "" {
 		c.AppID = c.AZP
