@@ -140,7 +140,7 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			res := fmt.Sprintf("%d/%d delivered", o.delivered, messages)
 			for k, n := range o.kinds {
-				res += fmt.Sprintf(", %d %s", n, k)
+				res += fmt.Sprintf(", %d %s", n, string(k))
 			}
 			mu.Lock()
 			matrix[c.name] = res
