@@ -494,6 +494,12 @@ func (s *Sender) dialError(ctx context.Context, err error, w *wireConn, auth *xo
 			Hint: "Exchange Online requires TLS 1.2 or newer. Check that Host and Port point at the SMTP submission service and that nothing intercepts TLS.",
 			Err:  err, retry: retryNever}
 	}
+	var pe textproto.ProtocolError
+	if errors.As(err, &pe) {
+		return &Error{Kind: ErrUnexpectedReply, Op: "connect", Message: "the server's reply is not SMTP: " + catalog.Sanitize(pe.Error()),
+			Hint: fmt.Sprintf("%s does not speak SMTP. Check Host and Port (Exchange Online: smtp.office365.com, port 587).", addr),
+			Err: err, retry: retryNever}
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "remote error" {
 		// A TLS alert from the server, e.g. "protocol version not supported".
