@@ -451,8 +451,8 @@ func (e *tlsHandshakeError) Unwrap() error { return e.err }
 // dialError classifies a failed dial from the error's structure and from
 // what the connection saw.
 func (s *Sender) dialError(ctx context.Context, err error, w *wireConn, auth *xoauth2) *Error {
-	if ctx.Err() != nil {
-		return canceledError("connect", ctx.Err())
+	if err := ctxEnded(ctx); err != nil {
+		return canceledError("connect", err)
 	}
 	addr := net.JoinHostPort(s.r.host, strconv.Itoa(s.r.port))
 	stage := ""

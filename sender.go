@@ -337,6 +337,19 @@ func (s *Sender) connection(ctx context.Context, tr *Trace) (*conn, *Error) {
 	}
 }
 
+// ctxEnded returns ctx's error, or context.DeadlineExceeded when its
+// deadline has passed but its timer has not fired yet: connection deadlines
+// are set to the context's, so an I/O timeout can win that race.
+func ctxEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
 // tokenRejected reports whether Exchange refused the token itself (535
 // 5.7.3, or the High Volume endpoint's 501 5.5.127 "token will expire soon"),
 // which a fresh token may fix.
@@ -442,8 +455,8 @@ func (s *Sender) stepError(ctx context.Context, op, stage string, err error, ref
 		}
 		return s.replyError(op, stage, tpe, refused, from)
 	}
-	if ctx.Err() != nil {
-		return canceledError(op, ctx.Err())
+	if err := ctxEnded(ctx); err != nil {
+		return canceledError(op, err)
 	}
 	var pe textproto.ProtocolError
 	if errors.As(err, &pe) {
