@@ -498,7 +498,7 @@ func (s *Sender) dialError(ctx context.Context, err error, w *wireConn, auth *xo
 	if errors.As(err, &pe) {
 		return &Error{Kind: ErrUnexpectedReply, Op: "connect", Message: "the server's reply is not SMTP: " + catalog.Sanitize(pe.Error()),
 			Hint: fmt.Sprintf("%s does not speak SMTP. Check Host and Port (Exchange Online: smtp.office365.com, port 587).", addr),
-			Err: err, retry: retryNever}
+			Err:  err, retry: retryNever}
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "remote error" {

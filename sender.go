@@ -462,7 +462,7 @@ func (s *Sender) stepError(ctx context.Context, op, stage string, err error, ref
 	if errors.As(err, &pe) {
 		return &Error{Kind: ErrUnexpectedReply, Op: op, Message: "the server's reply is not SMTP: " + catalog.Sanitize(pe.Error()),
 			Hint: "The server broke the SMTP protocol; the message was not sent. It is retried on a new connection if attempts remain.",
-			Err: err, retry: retryTransient}
+			Err:  err, retry: retryTransient}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
