@@ -185,3 +185,71 @@ func TestMSALForceRegionIgnored(t *testing.T) {
 		t.Errorf("token requests at the emulator = %d; want 1", srv.TokenRequests())
 	}
 }
+
+// Each cloud preset's scope reaches the token endpoint and its token is
+// accepted; the emulator stands in for the cloud's hosts, which an explicit
+// Host and AuthorityHost override (as they would a private endpoint).
+func TestCloudPresetsEndToEnd(t *testing.T) {
+	cert := rsaCert(t, time.Now().Add(365*24*time.Hour))
+	for _, tc := range []struct {
+		cloud o365smtp.Cloud
+		scope string
+	}{
+		{o365smtp.CloudGlobal, "https://outlook.office365.com/.default"},
+		{o365smtp.CloudUSGovGCCHigh, "https://outlook.office365.us/.default"},
+		{o365smtp.CloudUSGovDoD, "https://outlook-dod.office365.us/.default"},
+		{o365smtp.CloudChina, "https://partner.outlook.cn/.default"},
+	} {
+		t.Run(tc.cloud.String(), func(t *testing.T) {
+			srv := o365smtptest.NewServer(o365smtptest.WithScope(tc.scope))
+			defer srv.Close()
+			cfg := srv.Config()
+			cfg.Cloud, cfg.Scope = tc.cloud, "" // the preset's scope
+			s := newSender(t, cfg)
+			rep, err := s.Verify(ctxT(t))
+			if err != nil || rep.Scope != tc.scope || rep.Host != "127.0.0.1" {
+				t.Fatalf("Verify: %v; scope %q host %q", err, rep.Scope, rep.Host)
+			}
+			if err := s.Send(ctxT(t), newMsg(t)); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			s.Shutdown(ctxT(t)) // Exchange counts sessions per mailbox, across Senders
+			// Every credential type in this cloud.
+			leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+			srv.RegisterCertificate(leaf)
+			srv.SetFederatedAssertion("federated-" + tc.cloud.String())
+			file := filepath.Join(t.TempDir(), "secret")
+			writeSecret(t, file, srv.ClientSecret)
+			shared, err := o365smtp.NewTokenSource(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, set := range map[string]func(*o365smtp.Config){
+				"client_secret_file": func(c *o365smtp.Config) { c.ClientSecretFile = file },
+				"certificate":        func(c *o365smtp.Config) { c.Certificate = &cert },
+				"client_assertion": func(c *o365smtp.Config) {
+					c.ClientAssertion = func(context.Context) (string, error) { return "federated-" + tc.cloud.String(), nil }
+				},
+				"token_source": func(c *o365smtp.Config) { c.TokenSource = shared },
+			} {
+				c := cfg
+				c.ClientSecret = ""
+				set(&c)
+				s := newSender(t, c)
+				if rep, err := s.Verify(ctxT(t)); err != nil || rep.Credential != name {
+					t.Errorf("%s: Verify %v, credential %q", name, err, rep.Credential)
+				}
+				if err := s.Send(ctxT(t), newMsg(t)); err != nil {
+					t.Errorf("%s: Send: %v", name, err)
+				}
+				s.Shutdown(ctxT(t))
+			}
+			// The wrong cloud's scope is refused by this cloud's Entra.
+			cfg.Cloud = (tc.cloud + 1) % 4
+			e := asError(t, newSender(t, cfg).Send(ctxT(t), newMsg(t)))
+			if e.Op != "token" || e.AADSTS == 0 {
+				t.Errorf("the wrong cloud's scope: %v (AADSTS %d); want a token error", e, e.AADSTS)
+			}
+		})
+	}
+}

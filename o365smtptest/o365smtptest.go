@@ -45,6 +45,7 @@
 package o365smtptest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rsa"
 	"crypto/tls"
@@ -189,6 +190,7 @@ type options struct {
 	httpAddr        string
 	tokenLifetime   time.Duration
 	maxMessageBytes int64
+	scope           string
 }
 
 // WithImplicitTLS makes the SMTP service speak TLS from the first byte
@@ -234,6 +236,11 @@ func WithTokenLifetime(d time.Duration) Option { return func(o *options) { o.tok
 // (552 5.3.4 beyond it). The default is Exchange Online's, 157286400 bytes.
 func WithMaxMessageSize(n int64) Option { return func(o *options) { o.maxMessageBytes = n } }
 
+// WithScope sets the scope the token endpoint serves, for example a national
+// cloud's "https://outlook.office365.us/.default"; the tokens' aud is its
+// resource. The default is the worldwide "https://outlook.office365.com/.default".
+func WithScope(scope string) Option { return func(o *options) { o.scope = scope } }
+
 // NewServer starts an emulator and returns it: the Entra endpoints and the
 // HTTP API over HTTPS on 127.0.0.1:0 and the Exchange SMTP service on
 // 127.0.0.1:0, unless options say otherwise. It panics if it cannot listen,
@@ -267,7 +274,7 @@ func NewServer(opts ...Option) *Server {
 		ServicePrincipalID: newGUID(),
 		Mailbox:            defaultMailbox,
 		SharedMailbox:      defaultSharedMailbox,
-		Scope:              defaultScope,
+		Scope:              cmp.Or(o.scope, defaultScope),
 		opts:               o,
 		faults:             make(map[Stage][]*faultEntry),
 		conns:              make(map[*connInfo]struct{}),
