@@ -97,14 +97,22 @@ type wireConn struct {
 
 func (w *wireConn) Read(p []byte) (int, error) {
 	n, err := w.Conn.Read(p)
-	if w.capture && n > 0 {
-		w.mu.Lock()
-		if !w.bannerOK {
-			w.recordBanner(p[:n])
-		}
-		w.mu.Unlock()
+	if w.capture {
+		w.observe(p[:n])
 	}
 	return n, err
+}
+
+// observe records the greeting from bytes read, until it is complete.
+func (w *wireConn) observe(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.bannerOK {
+		w.recordBanner(b)
+	}
 }
 
 // recordBanner collects the greeting's lines until its last line.
@@ -251,13 +259,7 @@ type bannerConn struct {
 
 func (b *bannerConn) Read(p []byte) (int, error) {
 	n, err := b.Conn.Read(p)
-	if n > 0 {
-		b.w.mu.Lock()
-		if !b.w.bannerOK {
-			b.w.recordBanner(p[:n])
-		}
-		b.w.mu.Unlock()
-	}
+	b.w.observe(p[:n])
 	return n, err
 }
 

@@ -709,12 +709,11 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	}
 }
 
-// TestShutdownWaitsForReplyAtDataEnd: Shutdown called while a send waits
-// for the server's reply to its data (delayed by the emulator) returns only
-// after that send has its reply, and the message is delivered once.
-func TestShutdownWaitsForReplyAtDataEnd(t *testing.T) {
-	srv := o365smtptest.NewServer()
-	defer srv.Close()
+// senderSignallingData returns a Sender for srv and a channel closed when
+// the server first answers DATA with 354 (the message data is about to be
+// sent), read from the Sender's protocol log.
+func senderSignallingData(t *testing.T, srv *o365smtptest.Server) (*o365smtp.Sender, <-chan struct{}) {
+	t.Helper()
 	data := make(chan struct{})
 	var once sync.Once
 	tr := &transcript{on: func(dir, line string) {
@@ -724,7 +723,16 @@ func TestShutdownWaitsForReplyAtDataEnd(t *testing.T) {
 	}}
 	cfg := srv.Config()
 	cfg.Logger = slog.New(tr)
-	s := newSender(t, cfg)
+	return newSender(t, cfg), data
+}
+
+// TestShutdownWaitsForReplyAtDataEnd: Shutdown called while a send waits
+// for the server's reply to its data (delayed by the emulator) returns only
+// after that send has its reply, and the message is delivered once.
+func TestShutdownWaitsForReplyAtDataEnd(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s, data := senderSignallingData(t, srv)
 	ctx := ctxT(t)
 	// The delay only makes it likely that Shutdown starts before the
 	// reply; the test holds whatever the timing.
@@ -784,16 +792,7 @@ func TestShutdownContextEnds(t *testing.T) {
 func TestCloseFailsInFlight(t *testing.T) {
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
-	data := make(chan struct{})
-	var once sync.Once
-	tr := &transcript{on: func(dir, line string) {
-		if dir == "server" && strings.HasPrefix(line, "354") {
-			once.Do(func() { close(data) })
-		}
-	}}
-	cfg := srv.Config()
-	cfg.Logger = slog.New(tr)
-	s := newSender(t, cfg)
+	s, data := senderSignallingData(t, srv)
 	o365smtp.SetRetryBackoff(s, time.Millisecond)
 	ctx := ctxT(t)
 	srv.Fail(o365smtptest.StageDataEnd, o365smtptest.Fault{Hang: true, Times: 1})

@@ -1,6 +1,7 @@
 package o365smtptest
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -173,19 +174,7 @@ func (s *Server) takeTokenFault() (TokenFault, bool) {
 
 // sleep waits for d, or until Close. It reports whether the full delay
 // elapsed.
-func (s *Server) sleep(d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.done:
-		return false
-	}
-}
+func (s *Server) sleep(d time.Duration) bool { return s.wait(context.Background(), d) }
 
 // parseReply splits an SMTP reply written by a person, such as
 // "451 4.7.500 Server busy", into a go-smtp error. A reply that does not
