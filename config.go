@@ -4,7 +4,9 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/mail"
@@ -12,6 +14,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Credential type names, as reported in Report.Credential.
@@ -21,6 +24,7 @@ const (
 	credCertificate      = "certificate"
 	credClientAssertion  = "client_assertion"
 	credTokenSource      = "token_source"
+	credManagedIdentity  = "managed_identity"
 )
 
 // resolved is a validated Config with every default applied.
@@ -38,6 +42,9 @@ type resolved struct {
 	maxConns    int
 	perMinute   int
 	maxAttempts int
+
+	retryBackoff time.Duration
+	coolOff      time.Duration // 0: disabled
 }
 
 var (
@@ -88,13 +95,21 @@ func resolve(cfg Config) (*resolved, error) {
 		creds = append(creds, "TokenSource")
 		r.credential = credTokenSource
 	}
+	if cfg.ManagedIdentity != "" {
+		creds = append(creds, "ManagedIdentity")
+		r.credential = credManagedIdentity
+	}
 	switch {
 	case len(creds) == 0:
 		return nil, configError("no credential is set",
-			"Set ClientSecret to the client secret's Value (Entra admin center > App registrations > your app > Certificates & secrets), or set ClientSecretFile, Certificate, ClientAssertion or TokenSource.")
+			"Set ClientSecret to the client secret's Value (Entra admin center > App registrations > your app > Certificates & secrets), or set ClientSecretFile, Certificate, ClientAssertion, ManagedIdentity or TokenSource.")
 	case len(creds) > 1:
 		return nil, configError("more than one credential is set: "+strings.Join(creds, ", "),
-			"Set exactly one of ClientSecret, ClientSecretFile, Certificate, ClientAssertion and TokenSource.")
+			"Set exactly one of ClientSecret, ClientSecretFile, Certificate, ClientAssertion, ManagedIdentity and TokenSource.")
+	}
+
+	if err := notYet(cfg); err != nil {
+		return nil, err
 	}
 
 	if cfg.TokenSource == nil || cfg.TenantID != "" {
@@ -187,6 +202,18 @@ func resolve(cfg Config) (*resolved, error) {
 	}
 
 	r.httpClient = cfg.HTTPClient
+	if cfg.CAFile != "" {
+		extra, err := readCAFile(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		r.tlsConfig.RootCAs = withCerts(r.tlsConfig.RootCAs, extra)
+		if r.httpClient == nil {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = &tls.Config{RootCAs: withCerts(nil, extra), MinVersion: tls.VersionTLS12}
+			r.httpClient = &http.Client{Transport: tr, Timeout: defaultHTTPTimeout}
+		}
+	}
 	if r.httpClient == nil {
 		r.httpClient = &http.Client{Timeout: defaultHTTPTimeout}
 	}
@@ -213,7 +240,104 @@ func resolve(cfg Config) (*resolved, error) {
 	if r.maxAttempts == 0 {
 		r.maxAttempts = defaultMaxAttempts
 	}
+	if cfg.RetryBackoff < 0 {
+		return nil, configError(fmt.Sprintf("RetryBackoff %s is negative", cfg.RetryBackoff),
+			"Set RetryBackoff to 0 for the default of 1 s, or to the delay before the first retry; set MaxAttempts to 1 to disable retries.")
+	}
+	r.retryBackoff = cfg.RetryBackoff
+	if r.retryBackoff == 0 {
+		r.retryBackoff = defaultRetryBackoff
+	}
+	switch {
+	case cfg.CoolOff == 0:
+		r.coolOff = defaultCoolOff
+	case cfg.CoolOff > 0:
+		r.coolOff = cfg.CoolOff
+	}
 	return r, nil
+}
+
+// notYet refuses the settings of this release whose work has not landed.
+func notYet(cfg Config) error {
+	const hint = "This setting is part of the next o365smtp release and not implemented yet: leave it unset."
+	switch {
+	case cfg.Transport < TransportSMTP || cfg.Transport > TransportAuto:
+		return configError(fmt.Sprintf("Transport %d is not a known transport", int(cfg.Transport)),
+			`Set Transport to TransportSMTP ("smtp"), TransportGraph ("graph") or TransportAuto ("auto").`)
+	case cfg.Transport != TransportSMTP:
+		return configError("Transport "+cfg.Transport.String()+" is not implemented yet", hint+" Only TransportSMTP works in this version.")
+	case cfg.ManagedIdentity != "":
+		return configError("ManagedIdentity is not implemented yet", hint+" Use ClientSecret, ClientSecretFile, Certificate or ClientAssertion.")
+	case cfg.Fleet != nil:
+		return configError("Fleet is not implemented yet", hint+" Each Sender keeps its own limits in this version.")
+	}
+	return nil
+}
+
+// maxCAFileSize bounds the CA file read by New.
+const maxCAFileSize = 4 << 20
+
+// readCAFile reads the certificates of a PEM file.
+func readCAFile(name string) ([]*x509.Certificate, error) {
+	b, err := readBounded(name, maxCAFileSize)
+	if err != nil {
+		return nil, &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("cannot read CAFile %q", name),
+			Hint: "Make CAFile name a readable PEM file of CA certificates (at most 4 MiB).", Err: err}
+	}
+	var certs []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("CAFile %q holds a certificate that cannot be parsed", name),
+				Hint: "Make CAFile a PEM bundle of CA certificates (-----BEGIN CERTIFICATE----- blocks).", Err: err}
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, configError(fmt.Sprintf("CAFile %q holds no PEM certificate", name),
+			"Make CAFile a PEM bundle of CA certificates (-----BEGIN CERTIFICATE----- blocks).")
+	}
+	return certs, nil
+}
+
+// withCerts returns a copy of pool (the system roots if nil) with certs added.
+func withCerts(pool *x509.CertPool, certs []*x509.Certificate) *x509.CertPool {
+	if pool != nil {
+		pool = pool.Clone()
+	} else if sys, err := x509.SystemCertPool(); err == nil {
+		pool = sys
+	} else {
+		pool = x509.NewCertPool()
+	}
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
+	}
+	return b, nil
 }
 
 func isIPv6(h string) bool { return strings.Count(h, ":") >= 2 && !strings.ContainsAny(h, "/ ") }

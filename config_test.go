@@ -5,12 +5,18 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -59,6 +65,15 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"host with port", func(c *Config) { c.Host = "smtp.office365.com:587" }, "not a host name", "Port"},
 		{"cert without key", func(c *Config) { c.ClientSecret = ""; c.Certificate = &tls.Certificate{Certificate: [][]byte{{1}}} }, "no private key", "LoadX509KeyPair"},
 		{"cert without cert", func(c *Config) { c.ClientSecret = ""; c.Certificate = &tls.Certificate{PrivateKey: ecKey} }, "has no certificate", "LoadX509KeyPair"},
+		{"negative retry backoff", func(c *Config) { c.RetryBackoff = -time.Second }, "RetryBackoff -1s is negative", "first retry"},
+		{"graph not yet", func(c *Config) { c.Transport = TransportGraph }, "Transport graph is not implemented yet", "not implemented yet"},
+		{"auto not yet", func(c *Config) { c.Transport = TransportAuto }, "Transport auto is not implemented yet", "not implemented yet"},
+		{"bad transport", func(c *Config) { c.Transport = 5 }, "not a known transport", "TransportGraph"},
+		{"managed identity not yet", func(c *Config) { c.ClientSecret = ""; c.ManagedIdentity = "system" }, "ManagedIdentity is not implemented yet", "not implemented yet"},
+		{"managed identity and secret", func(c *Config) { c.ManagedIdentity = "system" }, "more than one credential is set: ClientSecret, ManagedIdentity", "exactly one"},
+		{"fleet not yet", func(c *Config) { c.Fleet = struct{}{} }, "Fleet is not implemented yet", "own limits"},
+		{"ca file missing", func(c *Config) { c.CAFile = filepath.Join(dir, "nope.pem") }, "cannot read CAFile", "PEM file"},
+		{"ca file without certificate", func(c *Config) { c.CAFile = empty }, "holds no PEM certificate", "BEGIN CERTIFICATE"},
 		{"ec key", func(c *Config) {
 			c.ClientSecret = ""
 			c.Certificate = &tls.Certificate{Certificate: [][]byte{{1}}, PrivateKey: ecKey}
@@ -171,4 +186,101 @@ func TestInstanceDiscoveryPerCloud(t *testing.T) {
 			t.Errorf("instance discovery on for %s; want off", a)
 		}
 	}
+}
+
+func TestPolicyDefaults(t *testing.T) {
+	cases := []struct {
+		name            string
+		backoff, cool   time.Duration
+		wantB, wantCool time.Duration
+	}{
+		{"defaults", 0, 0, time.Second, 30 * time.Second},
+		{"set", 10 * time.Millisecond, time.Minute, 10 * time.Millisecond, time.Minute},
+		{"cool-off disabled", 0, -1, time.Second, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := validConfig()
+			cfg.RetryBackoff, cfg.CoolOff = tc.backoff, tc.cool
+			r, err := resolve(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.retryBackoff != tc.wantB || r.coolOff != tc.wantCool {
+				t.Errorf("retryBackoff, coolOff = %v, %v; want %v, %v", r.retryBackoff, r.coolOff, tc.wantB, tc.wantCool)
+			}
+		})
+	}
+}
+
+func TestCAFileTrustedForSMTPAndTokens(t *testing.T) {
+	ca := writeTestCA(t)
+	cfg := validConfig()
+	cfg.CAFile = ca.file
+	r, err := resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := x509.VerifyOptions{Roots: r.tlsConfig.RootCAs}
+	if _, err := ca.cert.Verify(opts); err != nil {
+		t.Errorf("SMTP TLS roots do not trust the CA file: %v", err)
+	}
+	tr, ok := r.httpClient.Transport.(*http.Transport)
+	if !ok || tr.TLSClientConfig == nil {
+		t.Fatalf("HTTP client transport = %T; want an *http.Transport with the CA file's roots", r.httpClient.Transport)
+	}
+	if _, err := ca.cert.Verify(x509.VerifyOptions{Roots: tr.TLSClientConfig.RootCAs}); err != nil {
+		t.Errorf("token endpoint roots do not trust the CA file: %v", err)
+	}
+	if tr.TLSClientConfig.MinVersion < tls.VersionTLS12 {
+		t.Errorf("token endpoint MinVersion = %x; want TLS 1.2 or newer", tr.TLSClientConfig.MinVersion)
+	}
+
+	// An explicit HTTPClient is used as it is; an explicit TLSConfig's
+	// RootCAs gain the CA file's certificates.
+	own := &http.Client{}
+	cfg.HTTPClient = own
+	cfg.TLSConfig = &tls.Config{RootCAs: x509.NewCertPool()}
+	r, err = resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.httpClient != own {
+		t.Error("CAFile replaced the Config's HTTPClient")
+	}
+	if _, err := ca.cert.Verify(x509.VerifyOptions{Roots: r.tlsConfig.RootCAs}); err != nil {
+		t.Errorf("TLSConfig.RootCAs did not gain the CA file: %v", err)
+	}
+	if _, err := ca.cert.Verify(x509.VerifyOptions{Roots: cfg.TLSConfig.RootCAs}); err == nil {
+		t.Error("the caller's RootCAs pool was modified")
+	}
+}
+
+type testCA struct {
+	cert *x509.Certificate
+	file string
+}
+
+func writeTestCA(t *testing.T) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "o365smtp test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return testCA{cert: cert, file: file}
 }

@@ -4,7 +4,7 @@ import "time"
 
 // SetRetryBackoff shortens the retry backoff for tests of package
 // o365smtp_test.
-func SetRetryBackoff(s *Sender, d time.Duration) { s.backoffBase = d }
+func SetRetryBackoff(s *Sender, d time.Duration) { s.r.retryBackoff = d }
 
 // ReplyGrace is the documented grace after the end of the data.
 const ReplyGrace = replyGrace

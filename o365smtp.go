@@ -125,6 +125,43 @@ type Config struct {
 	// MaxAttempts bounds the attempts per message for failures whose
 	// Retryable method reports true. Zero means 3; 1 disables retries.
 	MaxAttempts int `json:"max_attempts,omitempty"`
+	// RetryBackoff is the delay before the first retry; each later retry
+	// waits twice as long as the one before (at most 15 s), with ±50%
+	// jitter, within the caller's context. Zero means 1 s.
+	RetryBackoff time.Duration `json:"retry_backoff,omitempty"`
+	// CoolOff is how long, after a failure that needs a person (a rejected
+	// secret or token, SMTP AUTH disabled, the sender suspended...), further
+	// sends fail at once with the same error, without a token request or a
+	// connection, so that a queue of messages does not feed Exchange's
+	// continuous-error throttling. Zero means 30 s; negative disables it.
+	CoolOff time.Duration `json:"cool_off,omitempty"`
+
+	// Transport selects SMTP AUTH, Microsoft Graph, or SMTP with a switch
+	// to Graph when SMTP AUTH is disabled. The zero value is TransportSMTP.
+	Transport Transport `json:"transport,omitempty"`
+	// GraphURL is where Graph requests go. Default: the Cloud's, for example
+	// "https://graph.microsoft.com".
+	GraphURL string `json:"graph_url,omitempty"`
+	// GraphScope is the token scope for Graph. Default: the Cloud's, for
+	// example "https://graph.microsoft.com/.default". It is not derived from
+	// GraphURL, so an emulator or proxy URL keeps the real audience.
+	GraphScope string `json:"graph_scope,omitempty"`
+	// CAFile names a PEM file of CA certificates trusted in addition to the
+	// system's, for SMTP, the token endpoint and Graph (for example the CA
+	// of a TLS-inspecting proxy, or of the emulator). The certificates are
+	// added to TLSConfig.RootCAs when that is set, and to the system roots
+	// otherwise. An HTTPClient given in the Config is used as it is: its
+	// transport decides what it trusts.
+	CAFile string `json:"ca_file,omitempty"`
+	// ManagedIdentity selects an Azure managed identity as the credential:
+	// "system" for the system-assigned identity, or the client ID of a
+	// user-assigned one.
+	ManagedIdentity string `json:"managed_identity,omitempty"`
+	// Fleet shares the mailbox's Exchange Online limits (connections,
+	// messages per minute, back-off after throttling, the day's recipients)
+	// with every other process that sends as Mailbox. Nil means this
+	// Sender's own limits.
+	Fleet Fleet `json:"-"`
 }
 
 // Limiter paces submissions; *rate.Limiter satisfies it, and so can a limiter
@@ -264,6 +301,8 @@ const (
 	defaultPerMinute      = 30
 	defaultMaxAttempts    = 3
 	defaultHTTPTimeout    = 30 * time.Second
+	defaultRetryBackoff   = 1 * time.Second
+	defaultCoolOff        = 30 * time.Second
 )
 
 // New validates cfg and returns a Sender. It does no network I/O; it reads

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const redacted = "[REDACTED]"
@@ -80,6 +81,16 @@ func (c Config) fields() [][2]string {
 	add("MessagesPerMinute", strconv.Itoa(c.MessagesPerMinute))
 	add("Limiter", set(c.Limiter != nil))
 	add("MaxAttempts", strconv.Itoa(c.MaxAttempts))
+	add("RetryBackoff", durationText(c.RetryBackoff))
+	add("CoolOff", durationText(c.CoolOff))
+	if c.Transport != TransportSMTP {
+		add("Transport", c.Transport.String())
+	}
+	add("GraphURL", c.GraphURL)
+	add("GraphScope", c.GraphScope)
+	add("CAFile", c.CAFile)
+	add("ManagedIdentity", c.ManagedIdentity)
+	add("Fleet", set(c.Fleet != nil))
 	return out
 }
 
@@ -109,3 +120,10 @@ func (s *Sender) LogValue() slog.Value {
 
 // Format keeps the cache's token out of formatted output.
 func (c *cachedSource) Format(f fmt.State, _ rune) { io.WriteString(f, "o365smtp.TokenSource{cached}") }
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}

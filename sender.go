@@ -26,15 +26,7 @@ import (
 // without holding a notification for long, and stay far from Exchange's
 // 30 messages a minute.
 const (
-	retryBase = 1 * time.Second  // first backoff; doubles per attempt, ±50% jitter
-	retryMax  = 15 * time.Second // cap of one backoff
-	// coolOff is how long a setup failure that no retry can fix (wrong
-	// secret, token rejected, SMTP AUTH disabled, sender suspended...) is
-	// returned at once to further sends, instead of costing each a token
-	// request and a connection: a queue of notifications must not feed
-	// Exchange's continuous-error throttling or Entra's AADSTS50196 loop
-	// detection. Verify ignores it and clears it when the setup works.
-	coolOff = 30 * time.Second
+	retryMax = 15 * time.Second // cap of one backoff
 	// maxRecipients is Exchange Online's per-message recipient limit.
 	maxRecipients = 500
 )
@@ -47,8 +39,6 @@ type Sender struct {
 	pool    *pool
 	limiter Limiter // nil: no pacing
 	gov     *governor
-
-	backoffBase time.Duration // tests shorten it
 
 	stats    senderStats
 	closed   atomic.Bool
@@ -66,7 +56,7 @@ type senderStats struct {
 }
 
 func newSender(r *resolved) (*Sender, error) {
-	s := &Sender{r: r, tokens: newCachedSource(r), backoffBase: retryBase}
+	s := &Sender{r: r, tokens: newCachedSource(r)}
 	s.pool = newPool(s, r.maxConns)
 	switch {
 	case r.cfg.Limiter != nil:
@@ -224,7 +214,7 @@ func (s *Sender) pace(ctx context.Context) *Error {
 
 // sleep waits the backoff before the next attempt.
 func (s *Sender) sleep(ctx context.Context, attempt int) *Error {
-	d := s.backoffBase << (attempt - 1)
+	d := s.r.retryBackoff << (attempt - 1)
 	if d > retryMax || d <= 0 {
 		d = retryMax
 	}
@@ -250,11 +240,11 @@ func isSetupKind(k Kind) bool {
 }
 
 func (s *Sender) noteSetupFailure(e *Error) {
-	if !isSetupKind(e.Kind) {
+	if !isSetupKind(e.Kind) || s.r.coolOff == 0 {
 		return
 	}
 	s.coolMu.Lock()
-	s.coolErr, s.coolTill = e, time.Now().Add(coolOff)
+	s.coolErr, s.coolTill = e, time.Now().Add(s.r.coolOff)
 	s.coolMu.Unlock()
 }
 
@@ -267,7 +257,7 @@ func (s *Sender) cooling() *Error {
 		return nil
 	}
 	e := *s.coolErr
-	e.Hint = strings.TrimRight(e.Hint, "\n") + fmt.Sprintf("\n(Failed fast: the same error occurred less than %s ago, so this send made no token request and no connection. Fix the setup; Verify retries at once.)", coolOff)
+	e.Hint = strings.TrimRight(e.Hint, "\n") + fmt.Sprintf("\n(Failed fast: the same error occurred less than %s ago, so this send made no token request and no connection. Fix the setup; Verify retries at once.)", s.r.coolOff)
 	return &e
 }
 

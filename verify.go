@@ -24,8 +24,8 @@ type Report struct {
 	// Scope is the token scope.
 	Scope string `json:"scope"`
 	// Credential is the credential type: "client_secret",
-	// "client_secret_file", "certificate", "client_assertion" or
-	// "token_source".
+	// "client_secret_file", "certificate", "client_assertion",
+	// "managed_identity" or "token_source".
 	Credential string `json:"credential"`
 	// ObjectID is the token's oid: the object ID of the service principal
 	// (the Enterprise application), which Exchange's New-ServicePrincipal
@@ -34,6 +34,9 @@ type Report struct {
 	ObjectID string `json:"object_id,omitempty"`
 	// TokenExpiresOn is the token's expiry.
 	TokenExpiresOn time.Time `json:"token_expires_on,omitempty"`
+	// Transport is the transport this Sender would use now: "smtp" or
+	// "graph".
+	Transport string `json:"transport"`
 	// Steps are the checklist items, in order.
 	Steps []Step `json:"steps"`
 }
@@ -80,7 +83,7 @@ type Step struct {
 func (s *Sender) Verify(ctx context.Context, from ...string) (*Report, error) {
 	v := &verifier{s: s, rep: &Report{
 		Host: s.r.host, Port: s.r.port, Authority: s.r.authority + "/" + s.r.cfg.TenantID,
-		Scope: s.r.scope, Credential: s.r.credential,
+		Scope: s.r.scope, Credential: s.r.credential, Transport: TransportSMTP.String(),
 	}}
 	if s.r.cfg.TenantID == "" {
 		v.rep.Authority = ""
