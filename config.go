@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
 // Credential type names, as reported in Report.Credential.
@@ -45,6 +47,10 @@ type resolved struct {
 
 	retryBackoff time.Duration
 	coolOff      time.Duration // 0: disabled
+
+	// clock is the time seam for the token cache, pool, governor,
+	// cool-off and backoff; tests replace it before the Sender is built.
+	clock clock.Clock
 }
 
 var (
@@ -62,7 +68,7 @@ func configError(msg, hint string) *Error {
 // resolve validates cfg and applies the defaults. It does no network I/O; it
 // reads ClientSecretFile.
 func resolve(cfg Config) (*resolved, error) {
-	r := &resolved{cfg: cfg}
+	r := &resolved{cfg: cfg, clock: clock.Real{}}
 	if cfg.Cloud < 0 || int(cfg.Cloud) >= len(clouds) {
 		return nil, configError(fmt.Sprintf("Cloud %d is not a known cloud", int(cfg.Cloud)),
 			`Set Cloud to CloudGlobal ("global"), CloudUSGovGCCHigh ("gcchigh"), CloudUSGovDoD ("dod") or CloudChina ("china").`)
