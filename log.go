@@ -2,11 +2,7 @@ package o365smtp
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
-
-	maillog "github.com/wneessen/go-mail/log"
 )
 
 // logDebug logs at Debug level when Config.Logger is set.
@@ -27,39 +23,21 @@ func (s *Sender) secretValues() []string {
 	return out
 }
 
-// slogAdapter sends go-mail's SMTP protocol log to a *slog.Logger at Debug.
-// go-mail already redacts the AUTH exchange; the adapter also drops any
-// AUTH line and scrubs known secrets, as a second guard.
-type slogAdapter struct {
-	l       *slog.Logger
-	secrets func() []string
-}
-
-func (a *slogAdapter) Debugf(l maillog.Log) { a.log(l) }
-func (a *slogAdapter) Infof(l maillog.Log)  { a.log(l) }
-func (a *slogAdapter) Warnf(l maillog.Log)  { a.log(l) }
-func (a *slogAdapter) Errorf(l maillog.Log) { a.log(l) }
-
-func (a *slogAdapter) log(l maillog.Log) {
-	dir := "client"
-	if l.Direction == maillog.DirServerToClient {
-		dir = "server"
+// protocolLog returns the SMTP client's transcript logger: each line at
+// Debug as "smtp" with dir ("client" or "server") and line, the AUTH payload
+// never included and known secrets scrubbed as a second guard. It returns
+// nil without a Logger.
+func (s *Sender) protocolLog() func(dir, line string) {
+	l := s.r.logger
+	if l == nil {
+		return nil
 	}
-	a.line(dir, fmt.Sprintf(l.Format, l.Messages...))
-}
-
-// line logs one protocol line; a nil adapter logs nothing.
-func (a *slogAdapter) line(dir, line string) {
-	if a == nil {
-		return
+	return func(dir, line string) {
+		ctx := context.Background()
+		if !l.Enabled(ctx, slog.LevelDebug) {
+			return
+		}
+		line = redactAll(line, s.secretValues())
+		l.LogAttrs(ctx, slog.LevelDebug, "smtp", slog.String("dir", dir), slog.String("line", line))
 	}
-	ctx := context.Background()
-	if !a.l.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	if dir == "client" && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(line)), "AUTH") {
-		line = "AUTH <redacted>"
-	}
-	line = redactAll(line, a.secrets())
-	a.l.LogAttrs(ctx, slog.LevelDebug, "smtp", slog.String("dir", dir), slog.String("line", line))
 }

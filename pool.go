@@ -140,6 +140,11 @@ func (p *pool) take() *conn {
 		c.reused = true
 		p.inUse++
 		p.mu.Unlock()
+		if c.c.Idle() != nil {
+			// Closed by the server while idle, or out of step.
+			p.discard(c)
+			continue
+		}
 		return c
 	}
 }
@@ -160,7 +165,7 @@ func (p *pool) added(c *conn) bool {
 
 // put returns a healthy connection to the idle list.
 func (p *pool) put(c *conn) {
-	c.w.unbind()
+	c.c.Unbind()
 	p.mu.Lock()
 	c.lastUsed = p.now()
 	p.inUse--
@@ -225,7 +230,7 @@ func (p *pool) remove(c *conn, end func(*conn)) {
 	p.inUse--
 	delete(p.all, c)
 	p.mu.Unlock()
-	c.w.unbind()
+	c.c.Unbind()
 	end(c)
 }
 

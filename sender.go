@@ -5,19 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
-	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wneessen/go-mail"
-	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
+	"github.com/o365smtp/o365smtp/internal/smtpclient"
 )
 
 // Retry and fail-fast tuning. Exchange Online answers transient trouble
@@ -97,10 +95,40 @@ func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
 
 // envelope is a rendered message.
 type envelope struct {
-	from    string
-	rcpts   []string
-	data    []byte
-	hdrFrom string
+	from     string
+	rcpts    []string
+	data     []byte
+	hdrFrom  string
+	utf8     bool // an envelope address is not ASCII: MAIL needs SMTPUTF8
+	eightBit bool // the data has 8-bit bytes: MAIL says BODY=8BITMIME
+}
+
+// mailParams returns the MAIL FROM parameters env needs on c. Exchange
+// Online advertises SMTPUTF8 but answers the parameter with 502 5.3.3
+// (go-mail#545, email-oauth2-proxy#416), so it is sent only when an address
+// needs it; BODY=8BITMIME only when the data is not 7-bit.
+func (env *envelope) mailParams(c *conn) ([]string, *Error) {
+	var p []string
+	if env.eightBit && c.eightBit {
+		p = append(p, "BODY=8BITMIME")
+	}
+	if env.utf8 {
+		if !c.utf8 {
+			return nil, &Error{Kind: ErrInvalidMessage, Op: "mail", Message: "an envelope address is not ASCII and the server does not offer SMTPUTF8",
+				Hint: "Use ASCII addresses (an internationalized domain in its xn-- form), or a server that offers SMTPUTF8.", retry: retryNever}
+		}
+		p = append(p, "SMTPUTF8")
+	}
+	return p, nil
+}
+
+func isASCII[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
@@ -167,6 +195,12 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 		return nil, &Error{Kind: ErrInvalidMessage, Op: "message", Message: "the message has no usable sender",
 			Hint: "Set From (or an envelope sender) to " + s.r.cfg.Mailbox + " or to an address the app may send as.", Err: err}
 	}
+	// go-mail returns addresses in angle brackets; the envelope keeps them
+	// bare, and the SMTP client adds the brackets.
+	from = strings.Trim(from, "<>")
+	for i, rc := range rcpts {
+		rcpts[i] = strings.Trim(rc, "<>")
+	}
 	env := &envelope{from: from, rcpts: rcpts, hdrFrom: from}
 	if f := msg.GetFrom(); len(f) > 0 {
 		env.hdrFrom = f[0].Address
@@ -177,6 +211,8 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 			Hint: "Check the message's parts and attachments.", Err: err}
 	}
 	env.data = buf.Bytes()
+	env.utf8 = !isASCII(from) || slices.ContainsFunc(rcpts, func(r string) bool { return !isASCII(r) })
+	env.eightBit = !isASCII(env.data)
 	return env, nil
 }
 
@@ -279,7 +315,7 @@ func (s *Sender) attempt(ctx context.Context, env *envelope) *Error {
 		if err != nil {
 			return err
 		}
-		c.w.bind(ctx, sendTimeout)
+		c.c.Bind(ctx, sendTimeout)
 		e, state := s.transact(ctx, c, env, tr)
 		switch state {
 		case sessionOK:
@@ -311,7 +347,7 @@ func (s *Sender) connection(ctx context.Context, tr *Trace) (*conn, *Error) {
 		if tr.TokenAcquired != nil {
 			tr.TokenAcquired(tok.ExpiresOn, cached)
 		}
-		c, e := s.dial(ctx, tok, tr)
+		c, e := s.dial(ctx, tok, tr, nil)
 		if e == nil {
 			if !s.pool.added(c) {
 				return nil, closedError()
@@ -362,61 +398,56 @@ func (s *Sender) transact(ctx context.Context, c *conn, env *envelope, tr *Trace
 		return &Error{Kind: ErrInvalidMessage, Op: "message", Message: fmt.Sprintf("the message is %d bytes; the server accepts at most %d", len(env.data), c.size),
 			Hint: "Make the message smaller: Exchange Online's default limit is 35 MB per message (150 MB at most), and attachments grow by a third when encoded."}, sessionOK
 	}
+	params, perr := env.mailParams(c)
+	if perr != nil {
+		return perr, sessionOK
+	}
 	sc := c.c
-	if err := sc.Mail(env.from); err != nil {
-		return s.stepError(ctx, "mail", "mail", err, nil, env), stateAfter(err, sc)
+	fail := func(err error, refused []string) *Error { return s.sessionError(ctx, err, refused, env.hdrFrom) }
+	if err := sc.Mail(env.from, params...); err != nil {
+		return fail(err, nil), stateAfter(err, sc)
 	}
 	var refused []string
 	var firstRefusal error
 	for _, rc := range env.rcpts {
 		if err := sc.Rcpt(rc); err != nil {
-			var tpe *textproto.Error
-			if !errors.As(err, &tpe) {
-				return s.stepError(ctx, "rcpt", "rcpt", err, nil, env), sessionDead
+			var re *smtpclient.ReplyError
+			if !errors.As(err, &re) {
+				return fail(err, nil), sessionDead
 			}
-			refused = append(refused, strings.Trim(rc, "<>"))
+			refused = append(refused, rc)
 			if firstRefusal == nil {
 				firstRefusal = err
 			}
 		}
 	}
 	if firstRefusal != nil {
-		e := s.stepError(ctx, "rcpt", "rcpt", firstRefusal, refused, env)
-		return e, s.reset(sc)
+		return fail(firstRefusal, refused), s.reset(sc)
 	}
-	w, err := sc.Data()
+	reply, err := sc.Data(bytes.NewReader(env.data))
 	if err != nil {
-		return s.stepError(ctx, "data", "data", err, nil, env), stateAfter(err, sc)
-	}
-	if _, err := w.Write(env.data); err != nil {
-		return s.stepError(ctx, "data", "data", err, nil, env), sessionDead
-	}
-	c.w.startGrace()
-	if err := w.Close(); err != nil {
-		var tpe *textproto.Error
-		if errors.As(err, &tpe) {
-			return s.stepError(ctx, "data", "data_end", err, nil, env), sessionOK
+		var re *smtpclient.ReplyError
+		switch {
+		case errors.As(err, &re) && re.Step == smtpclient.StepData:
+			return fail(err, nil), stateAfter(err, sc)
+		case errors.As(err, &re) && re.Reply.Code != 421:
+			return fail(err, nil), sessionOK // the transaction is over; the session goes on
 		}
-		return &Error{Kind: ErrUnknownOutcome, Op: "data", Message: "the connection ended after the message data was sent, before the server's reply: " + err.Error(),
-			Hint: "The message may have been delivered. It was not resent, to avoid a duplicate: check the recipient or the mailbox's Sent Items before sending it again.",
-			Err:  err, retry: retryNever}, sessionDead
-	}
-	reply := "250"
-	if dc, ok := w.(*smtp.DataCloser); ok {
-		reply += " " + dc.ServerResponse()
+		return fail(err, nil), sessionDead
 	}
 	if tr.Accepted != nil {
-		tr.Accepted(reply)
+		tr.Accepted(reply.String())
 	}
-	if err := sc.Reset(); err != nil {
-		// Delivered; only the session is in doubt.
+	if err := sc.Reset(); err != nil || sc.Idle() != nil {
+		// Delivered; only the session is in doubt (or out of step: a
+		// server that sent more than one reply is never reused).
 		return nil, sessionDead
 	}
 	return nil, sessionOK
 }
 
 // reset aborts the transaction; a failure retires the connection.
-func (s *Sender) reset(sc *smtp.Client) sessionState {
+func (s *Sender) reset(sc *smtpclient.Client) sessionState {
 	if err := sc.Reset(); err != nil {
 		return sessionDead
 	}
@@ -425,42 +456,14 @@ func (s *Sender) reset(sc *smtp.Client) sessionState {
 
 // stateAfter decides whether a failed command left a usable session: a
 // reply keeps it (after RSET), an I/O error does not.
-func stateAfter(err error, sc *smtp.Client) sessionState {
-	var tpe *textproto.Error
-	if errors.As(err, &tpe) && tpe.Code != 421 {
+func stateAfter(err error, sc *smtpclient.Client) sessionState {
+	var re *smtpclient.ReplyError
+	if errors.As(err, &re) && re.Reply.Code != 421 {
 		if sc.Reset() == nil {
 			return sessionOK
 		}
 	}
 	return sessionDead
-}
-
-// stepError classifies a failure of one SMTP command.
-func (s *Sender) stepError(ctx context.Context, op, stage string, err error, refused []string, env *envelope) *Error {
-	var tpe *textproto.Error
-	if errors.As(err, &tpe) {
-		from := ""
-		if env != nil {
-			from = env.hdrFrom
-		}
-		return s.replyError(op, stage, tpe, refused, from)
-	}
-	if err := ctxEnded(ctx); err != nil {
-		return canceledError(op, err)
-	}
-	var pe textproto.ProtocolError
-	if errors.As(err, &pe) {
-		return &Error{Kind: ErrUnexpectedReply, Op: op, Message: "the server's reply is not SMTP: " + catalog.Sanitize(pe.Error()),
-			Hint: "The server broke the SMTP protocol; the message was not sent. It is retried on a new connection if attempts remain.",
-			Err:  err, retry: retryTransient}
-	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return &Error{Kind: ErrConnection, Op: op, Message: "the connection failed: " + err.Error(),
-			Hint: "The connection broke before the message was sent; it is retried on a new connection.", Err: err, retry: retryTransient}
-	}
-	return &Error{Kind: ErrInvalidMessage, Op: op, Message: err.Error(),
-		Hint: "An address contains characters SMTP cannot carry (such as a line break).", Err: err, retry: retryNever}
 }
 
 // hintValues returns the values Hints are filled with.

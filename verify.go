@@ -110,16 +110,19 @@ type verifier struct {
 	rep *Report
 }
 
-func (v *verifier) add(name string, st Status, start time.Time, detail, hint string, kind Kind) {
+func (v *verifier) add(name string, st Status, d time.Duration, detail, hint string, kind Kind) {
 	v.rep.Steps = append(v.rep.Steps, Step{Name: name, Status: st, Kind: kind, Detail: detail, Hint: hint,
-		ElapsedMS: time.Since(start).Milliseconds()})
+		ElapsedMS: d.Milliseconds()})
 }
 
-func (v *verifier) fail(name string, start time.Time, e *Error, detail string) *Error {
+// since is the time from start to now on the Sender's clock.
+func (v *verifier) since(start time.Time) time.Duration { return v.s.r.clock.Now().Sub(start) }
+
+func (v *verifier) fail(name string, d time.Duration, e *Error, detail string) *Error {
 	if detail == "" {
 		detail = e.text()
 	}
-	v.add(name, StatusFail, start, detail, e.Hint, e.Kind)
+	v.add(name, StatusFail, d, detail, e.Hint, e.Kind)
 	// Later steps are meaningless.
 	for _, n := range verifyStepNames[len(v.rep.Steps):] {
 		v.rep.Steps = append(v.rep.Steps, Step{Name: n, Status: StatusSkip, Detail: "skipped: " + name + " failed"})
@@ -128,45 +131,76 @@ func (v *verifier) fail(name string, start time.Time, e *Error, detail string) *
 }
 
 func (v *verifier) run(ctx context.Context, from []string) *Error {
-	s, r := v.s, v.s.r
-	if s.closed.Load() {
-		e := closedError()
-		return v.fail("config", time.Now(), e, "")
+	if v.s.closed.Load() {
+		return v.fail("config", 0, closedError(), "")
 	}
+	if e := v.config(); e != nil {
+		return e
+	}
+	if e := v.credential(); e != nil {
+		return e
+	}
+	tok, cached, e := v.token(ctx)
+	if e != nil {
+		return e
+	}
+	if e := v.claims(v.s.r.clock.Now(), tok); e != nil {
+		return e
+	}
+	if err := v.s.pool.acquire(ctx); err != nil {
+		return v.fail("connect", 0, err, "")
+	}
+	defer v.s.pool.releaseSlot()
+	if idle := v.s.pool.take(); idle != nil {
+		// Verify dials afresh to test the path; keep within MaxConnections.
+		v.s.pool.retire(idle)
+	}
+	c, e := v.session(ctx, tok, cached)
+	if e != nil {
+		return e
+	}
+	return v.sendAs(ctx, c, from)
+}
 
-	// config: New validated shapes; here only what is legal but wrong.
-	start := time.Now()
+// config checks what New accepts but Exchange Online does not offer.
+func (v *verifier) config() *Error {
+	r := v.s.r
 	switch {
 	case r.implicitTLS && isMicrosoftSMTPHost(r.host):
 		e := &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("implicit TLS on port %d: %s does not offer it", r.port, r.host),
 			Hint: "Exchange Online's SMTP AUTH submission uses STARTTLS on port 587: set Port to 587 (or 0) and Security to auto or starttls."}
-		return v.fail("config", start, e, "")
+		return v.fail("config", 0, e, "")
 	case r.port != 587 && r.port != 25 && isMicrosoftSMTPHost(r.host):
-		v.add("config", StatusWarn, start, fmt.Sprintf("%s:%d with %s", r.host, r.port, modeName(r)),
+		v.add("config", StatusWarn, 0, fmt.Sprintf("%s:%d with %s", r.host, r.port, modeName(r)),
 			"Exchange Online's SMTP AUTH submission listens on port 587 (STARTTLS).", "")
 	default:
-		v.add("config", StatusPass, start, fmt.Sprintf("%s:%d with %s, mailbox %s", r.host, r.port, modeName(r), r.cfg.Mailbox), "", "")
+		v.add("config", StatusPass, 0, fmt.Sprintf("%s:%d with %s, mailbox %s", r.host, r.port, modeName(r), r.cfg.Mailbox), "", "")
 	}
+	return nil
+}
 
-	// credential
-	start = time.Now()
+// credential describes the credential and checks what can be checked
+// locally: a readable secret file, a certificate's expiry.
+func (v *verifier) credential() *Error {
+	r := v.s.r
+	start := r.clock.Now()
 	detail := r.credential
 	credStatus, credHint := StatusPass, ""
 	switch r.credential {
 	case credClientSecretFile:
 		if _, err := readSecretFile(r.cfg.ClientSecretFile); err != nil {
-			return v.fail("credential", start, err.(*Error), "")
+			return v.fail("credential", v.since(start), err.(*Error), "")
 		}
 		detail = "client secret read from " + r.cfg.ClientSecretFile
 	case credCertificate:
 		leaf := leafOf(r.cfg.Certificate)
-		left := time.Until(leaf.NotAfter)
+		left := leaf.NotAfter.Sub(start)
 		detail = fmt.Sprintf("certificate %q, expires %s", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
 		switch {
 		case left <= 0:
 			e := &Error{Kind: ErrInvalidCertificate, Op: "config", Message: "the certificate expired on " + leaf.NotAfter.UTC().Format(time.RFC3339),
 				Hint: "Create a new certificate, upload its public part to the app registration (Certificates & secrets > Certificates) and configure it here."}
-			return v.fail("credential", start, e, "")
+			return v.fail("credential", v.since(start), e, "")
 		case left < 30*24*time.Hour:
 			credStatus = StatusWarn
 			credHint = fmt.Sprintf("The certificate expires in %d days: create a new one, upload it to the app registration, and switch to it before then.", int(left.Hours()/24))
@@ -178,12 +212,16 @@ func (v *verifier) run(ctx context.Context, from []string) *Error {
 	case credTokenSource:
 		detail = "token source supplied by the application"
 	}
-	v.add("credential", credStatus, start, detail, credHint, "")
+	v.add("credential", credStatus, v.since(start), detail, credHint, "")
+	return nil
+}
 
-	start = time.Now()
-	tok, cached, e := s.tokens.token(ctx)
+// token gets a token (from the cache if it has one).
+func (v *verifier) token(ctx context.Context) (Token, bool, *Error) {
+	start := v.s.r.clock.Now()
+	tok, cached, e := v.s.tokens.token(ctx)
 	if e != nil {
-		return v.fail("token", start, e, "")
+		return tok, false, v.fail("token", v.since(start), e, "")
 	}
 	if tr := traceFrom(ctx); tr.TokenAcquired != nil {
 		tr.TokenAcquired(tok.ExpiresOn, cached)
@@ -197,110 +235,86 @@ func (v *verifier) run(ctx context.Context, from []string) *Error {
 	if !tok.ExpiresOn.IsZero() {
 		exp = "expires " + tok.ExpiresOn.UTC().Format(time.RFC3339)
 	}
-	v.add("token", StatusPass, start, fmt.Sprintf("%s from %s, %s", src, v.rep.Authority, exp), "", "")
+	v.add("token", StatusPass, v.since(start), fmt.Sprintf("%s from %s, %s", src, v.rep.Authority, exp), "", "")
+	return tok, cached, nil
+}
 
-	// token_claims
-	start = time.Now()
-	if e := v.claims(start, tok); e != nil {
-		return e
-	}
-
-	// connect, tls, auth: one dial, reported per phase.
-	if err := s.pool.acquire(ctx); err != nil {
-		return v.fail("connect", time.Now(), err, "")
-	}
-	defer s.pool.releaseSlot()
-	if idle := s.pool.take(); idle != nil {
-		// Verify dials afresh to test the path; keep within MaxConnections.
-		s.pool.retire(idle)
-	}
+// session dials one connection and reports its connect, tls and auth
+// phases as steps, each with its own duration.
+func (v *verifier) session(ctx context.Context, tok Token, cached bool) (*conn, *Error) {
+	s, r := v.s, v.s.r
 	tr := traceFrom(ctx)
 	var banner string
-	var tlsState *tls.ConnectionState
-	vt := &Trace{
-		TokenAcquired: tr.TokenAcquired,
-		Connected:     func(addr, b string) { banner = b; callIf(tr.Connected, addr, b) },
-		TLSHandshakeDone: func(st tls.ConnectionState) {
-			tlsState = &st
-			if tr.TLSHandshakeDone != nil {
-				tr.TLSHandshakeDone(st)
-			}
-		},
-		Authenticated: tr.Authenticated,
-	}
-	start = time.Now()
-	c, de := s.dial(ctx, tok, vt)
+	vt := &Trace{TokenAcquired: tr.TokenAcquired, TLSHandshakeDone: tr.TLSHandshakeDone, Authenticated: tr.Authenticated,
+		Connected: func(addr, b string) { banner = b; callIf(tr.Connected, addr, b) }}
+	var m dialMarks
+	c, de := s.dial(ctx, tok, vt, &m)
 	if de != nil && cached && tokenRejected(de) {
 		// Same one-time fresh-token retry as Send.
 		s.tokens.invalidate(tok.AccessToken)
 		if tok2, _, e2 := s.tokens.token(ctx); e2 == nil {
 			tok = tok2
-			c, de = s.dial(ctx, tok, vt)
+			m = dialMarks{}
+			c, de = s.dial(ctx, tok, vt, &m)
 		}
 	}
+	now := r.clock.Now()
+	phase := func(from, to time.Time) time.Duration {
+		if to.IsZero() {
+			to = now
+		}
+		return to.Sub(from)
+	}
+	if de != nil && m.connected.IsZero() {
+		return nil, v.fail("connect", phase(m.start, m.connected), de, "")
+	}
+	v.add("connect", StatusPass, phase(m.start, m.connected), connectDetail(r, banner), "", "")
+	if de != nil && m.secured.IsZero() {
+		return nil, v.fail("tls", phase(m.connected, m.secured), de, "")
+	}
+	v.add("tls", StatusPass, phase(m.connected, m.secured), fmt.Sprintf("%s, certificate valid for %s; AUTH %s", tls.VersionName(m.tls.Version), r.tlsConfig.ServerName, m.authMechs), "", "")
 	if de != nil {
-		switch de.Op {
-		case "connect":
-			return v.fail("connect", start, de, "")
-		case "tls":
-			v.add("connect", StatusPass, start, connectDetail(r, banner), "", "")
-			return v.fail("tls", time.Now(), de, "")
-		default:
-			v.add("connect", StatusPass, start, connectDetail(r, banner), "", "")
-			if tlsState != nil {
-				v.add("tls", StatusPass, time.Now(), fmt.Sprintf("%s, certificate valid for %s", tls.VersionName(tlsState.Version), r.tlsConfig.ServerName), "", "")
-			} else {
-				v.add("tls", StatusPass, time.Now(), "TLS", "", "")
-			}
-			if de.Kind == ErrAuthFailed && de.Code == 535 {
-				de = v.authHint(de, tok)
-			}
-			return v.fail("auth", time.Now(), de, "")
+		if de.Kind == ErrAuthFailed && de.Code == 535 {
+			de = v.authHint(de, tok)
 		}
+		return nil, v.fail("auth", phase(m.secured, m.authenticated), de, "")
 	}
-	v.add("connect", StatusPass, start, connectDetail(r, banner), "", "")
-	tdetail := fmt.Sprintf("%s, certificate valid for %s", tls.VersionName(c.tls.Version), r.tlsConfig.ServerName)
-	tstatus, thint := StatusPass, ""
-	if ok, mechs := c.c.Extension("AUTH"); !ok || !containsFold(strings.Fields(mechs), "XOAUTH2") {
-		tstatus, thint = StatusWarn, "The server does not advertise AUTH XOAUTH2 after TLS; Exchange Online does. Check Host."
-		tdetail += "; AUTH " + mechs
-	} else {
-		tdetail += "; AUTH " + mechs
-	}
-	v.add("tls", tstatus, start, tdetail, thint, "")
-	v.add("auth", StatusPass, start, "XOAUTH2 accepted for "+r.cfg.Mailbox, "", "")
+	v.add("auth", StatusPass, phase(m.secured, m.authenticated), "XOAUTH2 accepted for "+r.cfg.Mailbox, "", "")
 	if !s.pool.added(c) {
-		return v.fail("send_as", time.Now(), closedError(), "")
+		return nil, v.fail("send_as", 0, closedError(), "")
 	}
+	return c, nil
+}
 
-	// send_as
-	start = time.Now()
+// sendAs probes each From address with MAIL FROM and RSET.
+func (v *verifier) sendAs(ctx context.Context, c *conn, from []string) *Error {
+	s := v.s
+	start := s.r.clock.Now()
 	if len(from) == 0 {
 		s.pool.put(c)
-		v.add("send_as", StatusSkip, start, "no From addresses to probe (pass them to Verify, or --from to the CLI)", "", "")
+		v.add("send_as", StatusSkip, 0, "no From addresses to probe (pass them to Verify, or --from to the CLI)", "", "")
 		return nil
 	}
-	c.w.bind(ctx, sendTimeout)
+	c.c.Bind(ctx, sendTimeout)
 	var probed []string
 	for _, addr := range from {
 		if err := c.c.Mail(addr); err != nil {
-			e := s.stepError(ctx, "mail", "mail", err, nil, &envelope{hdrFrom: addr})
+			e := s.sessionError(ctx, err, nil, addr)
 			if stateAfter(err, c.c) == sessionOK {
 				s.pool.put(c)
 			} else {
 				s.pool.discard(c)
 			}
-			return v.fail("send_as", start, e, "MAIL FROM:<"+addr+">: "+e.text())
+			return v.fail("send_as", v.since(start), e, "MAIL FROM:<"+addr+">: "+e.text())
 		}
 		if err := c.c.Reset(); err != nil {
 			s.pool.discard(c)
-			e := s.stepError(ctx, "mail", "mail", err, nil, nil)
-			return v.fail("send_as", start, e, "")
+			return v.fail("send_as", v.since(start), s.sessionError(ctx, err, nil, addr), "")
 		}
 		probed = append(probed, addr)
 	}
 	s.pool.put(c)
-	v.add("send_as", StatusPass, start, "MAIL FROM accepted for "+strings.Join(probed, ", ")+
+	v.add("send_as", StatusPass, v.since(start), "MAIL FROM accepted for "+strings.Join(probed, ", ")+
 		". Some send-as refusals only appear at the end of DATA (554 5.2.252), so this is not proof.", "", "")
 	return nil
 }
@@ -310,7 +324,7 @@ func (v *verifier) claims(start time.Time, tok Token) *Error {
 	r := v.s.r
 	c := tokenClaims(tok.AccessToken)
 	if !c.Decoded {
-		v.add("token_claims", StatusWarn, start, "the token is not a JWT; its claims cannot be checked", "", "")
+		v.add("token_claims", StatusWarn, v.since(start), "the token is not a JWT; its claims cannot be checked", "", "")
 		return nil
 	}
 	v.rep.ObjectID = c.OID
@@ -336,14 +350,14 @@ func (v *verifier) claims(start time.Time, tok Token) *Error {
 	if len(problems) > 0 {
 		e := &Error{Kind: ErrConfig, Op: "token", Message: strings.Join(problems, "; "),
 			Hint: fmt.Sprintf("Request the token for %s from tenant %s with app %s: check Scope, TenantID, ClientID and the TokenSource.", r.scope, r.cfg.TenantID, r.cfg.ClientID)}
-		return v.fail("token_claims", start, e, detail+": "+e.Message)
+		return v.fail("token_claims", v.since(start), e, detail+": "+e.Message)
 	}
 	if len(warns) > 0 {
-		v.add("token_claims", StatusWarn, start, detail,
+		v.add("token_claims", StatusWarn, v.since(start), detail,
 			fmt.Sprintf("The token has no SMTP.SendAsApp role. With the classic model, add the application permission Office 365 Exchange Online > SMTP.SendAsApp to app %s and grant admin consent. With Exchange's RBAC for Applications model no Entra permission is needed, and this warning can be ignored.", r.cfg.ClientID), "")
 		return nil
 	}
-	v.add("token_claims", StatusPass, start, detail, "", "")
+	v.add("token_claims", StatusPass, v.since(start), detail, "", "")
 	return nil
 }
 

@@ -1,0 +1,393 @@
+// Package smtpclient is o365smtp's SMTP submission client: one explicit step
+// per protocol exchange (greeting, EHLO, STARTTLS, AUTH XOAUTH2, MAIL, RCPT,
+// DATA, RSET, QUIT), each returning either the server's reply or an error
+// that names the step, so the caller classifies every failure where it
+// happens. Every reply is read within the bounds of reply.go; every I/O is
+// bounded by the context bound with Bind.
+package smtpclient
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strings"
+	"time"
+)
+
+// Step names a protocol exchange.
+type Step string
+
+// The steps, in session order.
+const (
+	StepGreeting  Step = "greeting"
+	StepHandshake Step = "handshake" // the TLS handshake (implicit TLS, or after STARTTLS)
+	StepEHLO      Step = "ehlo"
+	StepStartTLS  Step = "starttls"
+	StepAuth      Step = "auth"
+	StepMail      Step = "mail"
+	StepRcpt      Step = "rcpt"
+	StepData      Step = "data"     // the DATA command and the message body, up to the final dot
+	StepDataEnd   Step = "data_end" // the final dot and the server's verdict on the message
+	StepReset     Step = "rset"
+	StepQuit      Step = "quit"
+)
+
+// ReplyError is a reply other than the one the step expects.
+type ReplyError struct {
+	Step  Step
+	Reply Reply
+}
+
+func (e *ReplyError) Error() string { return string(e.Step) + ": " + e.Reply.String() }
+
+// Error is a step that failed without a usable reply: an I/O or TLS error,
+// a reply that is not SMTP or too long, or a refusal of this client's own.
+type Error struct {
+	Step Step
+	Err  error
+}
+
+func (e *Error) Error() string { return string(e.Step) + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Refusals of the client itself.
+var (
+	// ErrNoSTARTTLS: the server did not offer STARTTLS.
+	ErrNoSTARTTLS = errors.New("the server does not offer STARTTLS")
+	// ErrNotEncrypted: AUTH was asked for on a connection without TLS; the
+	// token was not sent.
+	ErrNotEncrypted = errors.New("the connection is not encrypted; the access token was not sent")
+	// ErrNoXOAUTH2: the server does not advertise AUTH XOAUTH2 after TLS;
+	// the token was not sent.
+	ErrNoXOAUTH2 = errors.New("the server does not offer AUTH XOAUTH2; the access token was not sent")
+	// ErrInjected: the server sent more data after its reply to STARTTLS,
+	// before the TLS handshake (the STARTTLS command-injection class of
+	// attack, CVE-2011-0411).
+	ErrInjected = errors.New("the server sent plaintext after its STARTTLS reply")
+	// ErrUnsolicited: the server sent data nobody asked for; the session
+	// is out of step.
+	ErrUnsolicited = errors.New("the server sent data that no command asked for")
+	// ErrInvalidAddress: an envelope address holds a character SMTP
+	// cannot carry (CR, LF or NUL), which could inject a command.
+	ErrInvalidAddress = errors.New("an envelope address contains a line break or NUL")
+)
+
+// Config configures a Client.
+type Config struct {
+	// TLS is the configuration for STARTTLS or implicit TLS; ServerName
+	// must be set. It is used as is.
+	TLS *tls.Config
+	// LocalName is the EHLO name; "localhost" if empty.
+	LocalName string
+	// Grace is how long the reply to the end of the message data is still
+	// awaited after the bound context ended.
+	Grace time.Duration
+	// GreetingTimeout bounds the wait for the server's greeting (servers
+	// greet at once; a silent one is usually not SMTP). Zero: no bound
+	// beyond the context's.
+	GreetingTimeout time.Duration
+	// Log, if set, receives each line sent ("client") and received
+	// ("server"); the AUTH command's payload is never passed to it.
+	Log func(dir, line string)
+}
+
+// Client is one SMTP session. It is not safe for concurrent use.
+type Client struct {
+	cfg   Config
+	dc    *deadlineConn
+	conn  net.Conn // dc, or the TLS connection over it
+	tls   *tls.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	ext   map[string]string
+	greet Reply
+}
+
+// New returns a Client for conn, a connection just made. Nothing is read or
+// written yet.
+func New(conn net.Conn, cfg Config) *Client {
+	if cfg.LocalName == "" {
+		cfg.LocalName = "localhost"
+	}
+	dc := &deadlineConn{Conn: conn, grace: cfg.Grace}
+	c := &Client{cfg: cfg, dc: dc}
+	c.setConn(dc)
+	return c
+}
+
+func (c *Client) setConn(conn net.Conn) {
+	c.conn = conn
+	c.br = bufio.NewReaderSize(conn, MaxLineLength)
+	c.bw = bufio.NewWriter(conn)
+}
+
+// Bind makes ctx govern the session's I/O until Unbind (fallback bounds it
+// when ctx has no deadline).
+func (c *Client) Bind(ctx context.Context, fallback time.Duration) { c.dc.bind(ctx, fallback) }
+
+// Unbind detaches the bound context.
+func (c *Client) Unbind() { c.dc.unbind() }
+
+// HandshakeTLS starts TLS on the bare connection (implicit TLS).
+func (c *Client) HandshakeTLS(ctx context.Context) error {
+	tc := tls.Client(c.dc, c.cfg.TLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return &Error{Step: StepHandshake, Err: err}
+	}
+	c.tls = tc
+	c.setConn(tc)
+	return nil
+}
+
+// TLS returns the TLS state, and false before TLS.
+func (c *Client) TLS() (tls.ConnectionState, bool) {
+	if c.tls == nil {
+		return tls.ConnectionState{}, false
+	}
+	return c.tls.ConnectionState(), true
+}
+
+// Greeting reads the server's greeting, which must be 220.
+func (c *Client) Greeting() (Reply, error) {
+	if c.cfg.GreetingTimeout > 0 {
+		_ = c.dc.SetReadDeadline(time.Now().Add(c.cfg.GreetingTimeout))
+		defer c.dc.SetReadDeadline(time.Time{})
+	}
+	r, err := c.read(StepGreeting, 220)
+	if err != nil {
+		return r, err
+	}
+	c.greet = r
+	return r, nil
+}
+
+// Hello sends EHLO and records the extensions the server advertises.
+func (c *Client) Hello() error {
+	r, err := c.cmd(StepEHLO, 250, "EHLO "+c.cfg.LocalName)
+	if err != nil {
+		return err
+	}
+	c.ext = make(map[string]string, len(r.Lines))
+	for _, l := range r.Lines[1:] {
+		k, v, _ := strings.Cut(l, " ")
+		c.ext[strings.ToUpper(k)] = v
+	}
+	return nil
+}
+
+// Extension reports whether the last EHLO advertised name, and its
+// parameters.
+func (c *Client) Extension(name string) (bool, string) {
+	v, ok := c.ext[strings.ToUpper(name)]
+	return ok, v
+}
+
+// StartTLS upgrades the session: STARTTLS, the 220, then the handshake.
+// The caller sends EHLO again afterwards.
+func (c *Client) StartTLS(ctx context.Context) error {
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		return &Error{Step: StepStartTLS, Err: ErrNoSTARTTLS}
+	}
+	if _, err := c.cmd(StepStartTLS, 220, "STARTTLS"); err != nil {
+		return err
+	}
+	if c.br.Buffered() > 0 {
+		return &Error{Step: StepStartTLS, Err: ErrInjected}
+	}
+	c.ext = nil
+	return c.HandshakeTLS(ctx)
+}
+
+// AuthXOAUTH2 authenticates user with the bearer token (SASL XOAUTH2, the
+// one-step form). It refuses to send the token before TLS or when the server
+// does not advertise XOAUTH2. A 334 challenge (an error in JSON) is answered
+// with an empty line, as the mechanism requires, and the final reply is
+// returned as the error.
+func (c *Client) AuthXOAUTH2(user, token string) error {
+	if c.tls == nil {
+		return &Error{Step: StepAuth, Err: ErrNotEncrypted}
+	}
+	if ok, mechs := c.Extension("AUTH"); !ok || !hasWord(mechs, "XOAUTH2") {
+		return &Error{Step: StepAuth, Err: ErrNoXOAUTH2}
+	}
+	blob := base64.StdEncoding.EncodeToString([]byte("user=" + user + "\x01auth=Bearer " + token + "\x01\x01"))
+	c.logLine("client", "AUTH XOAUTH2 <redacted>")
+	if err := c.write(StepAuth, "AUTH XOAUTH2 "+blob, false); err != nil {
+		return err
+	}
+	r, err := c.readAny(StepAuth)
+	if err != nil {
+		return err
+	}
+	if r.Code == 334 {
+		if r, err = c.cmd(StepAuth, 0, ""); err != nil {
+			return err
+		}
+	}
+	if r.Code != 235 {
+		return &ReplyError{Step: StepAuth, Reply: r}
+	}
+	return nil
+}
+
+// Mail starts a transaction: MAIL FROM:<from> with the given parameters
+// (for example "SMTPUTF8", "BODY=8BITMIME", "SIZE=1234").
+func (c *Client) Mail(from string, params ...string) error {
+	if strings.ContainsAny(from, "\r\n\x00") {
+		return &Error{Step: StepMail, Err: ErrInvalidAddress}
+	}
+	line := "MAIL FROM:<" + from + ">"
+	if len(params) > 0 {
+		line += " " + strings.Join(params, " ")
+	}
+	_, err := c.cmd(StepMail, 250, line)
+	return err
+}
+
+// Rcpt adds a recipient: RCPT TO:<to>.
+func (c *Client) Rcpt(to string) error {
+	if strings.ContainsAny(to, "\r\n\x00") {
+		return &Error{Step: StepRcpt, Err: ErrInvalidAddress}
+	}
+	_, err := c.cmd(StepRcpt, 250, "RCPT TO:<"+to+">")
+	return err
+}
+
+// Data sends DATA, then body (dot-stuffed, line endings made CRLF) and the
+// final dot, and returns the server's verdict. Any 2xx verdict is success.
+// Failures up to the body are StepData; from the final dot on, StepDataEnd:
+// the server may have the whole message by then.
+func (c *Client) Data(body io.WriterTo) (Reply, error) {
+	if _, err := c.cmd(StepData, 354, "DATA"); err != nil {
+		return Reply{}, err
+	}
+	dw := textproto.NewWriter(c.bw).DotWriter()
+	if _, err := body.WriteTo(dw); err != nil {
+		return Reply{}, &Error{Step: StepData, Err: err}
+	}
+	c.dc.startGrace()
+	if err := dw.Close(); err != nil { // writes the final dot and flushes
+		return Reply{}, &Error{Step: StepDataEnd, Err: err}
+	}
+	c.logLine("client", "<message data> .")
+	r, err := c.readAny(StepDataEnd)
+	if err != nil {
+		return r, err
+	}
+	if !r.Positive() {
+		return r, &ReplyError{Step: StepDataEnd, Reply: r}
+	}
+	return r, nil
+}
+
+// Reset aborts the transaction: RSET.
+func (c *Client) Reset() error {
+	_, err := c.cmd(StepReset, 250, "RSET")
+	return err
+}
+
+// Quit ends the session politely: QUIT, the 221, then it waits (within the
+// bound context) for the server to close its end, so that the server no
+// longer counts the session when the caller connects again.
+func (c *Client) Quit() error {
+	if _, err := c.cmd(StepQuit, 221, "QUIT"); err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.br, MaxReplyLength))
+	return nil
+}
+
+// Close closes the connection without QUIT.
+func (c *Client) Close() error { return c.dc.Conn.Close() }
+
+// Idle checks, without blocking, that the server sent nothing since the last
+// reply. A session with unread or unsolicited data is out of step and must
+// not be reused.
+func (c *Client) Idle() error {
+	if c.br.Buffered() > 0 {
+		return ErrUnsolicited
+	}
+	_ = c.dc.Conn.SetReadDeadline(time.Now())
+	_, err := c.br.Peek(1)
+	_ = c.dc.Conn.SetReadDeadline(time.Time{})
+	var ne net.Error
+	switch {
+	case err == nil:
+		return ErrUnsolicited
+	case errors.As(err, &ne) && ne.Timeout():
+		return nil
+	}
+	return err
+}
+
+// cmd writes line and reads the reply, which must have the expected code
+// (0: any).
+func (c *Client) cmd(step Step, expect int, line string) (Reply, error) {
+	if err := c.write(step, line, true); err != nil {
+		return Reply{}, err
+	}
+	return c.read(step, expect)
+}
+
+// read reads a reply that must have the code expect (0: any).
+func (c *Client) read(step Step, expect int) (Reply, error) {
+	r, err := c.readAny(step)
+	if err != nil {
+		return r, err
+	}
+	if expect != 0 && r.Code != expect {
+		return r, &ReplyError{Step: step, Reply: r}
+	}
+	return r, nil
+}
+
+func (c *Client) readAny(step Step) (Reply, error) {
+	r, err := readReply(c.br)
+	if err != nil {
+		return Reply{}, &Error{Step: step, Err: err}
+	}
+	if c.cfg.Log != nil {
+		for i, l := range r.Lines {
+			sep := "-"
+			if i == len(r.Lines)-1 {
+				sep = " "
+			}
+			c.logLine("server", fmt.Sprintf("%d%s%s", r.Code, sep, l))
+		}
+	}
+	return r, nil
+}
+
+// write sends one command line and flushes it.
+func (c *Client) write(step Step, line string, log bool) error {
+	if log {
+		c.logLine("client", line)
+	}
+	c.bw.WriteString(line)
+	c.bw.WriteString("\r\n")
+	if err := c.bw.Flush(); err != nil {
+		return &Error{Step: step, Err: err}
+	}
+	return nil
+}
+
+func (c *Client) logLine(dir, line string) {
+	if c.cfg.Log != nil {
+		c.cfg.Log(dir, line)
+	}
+}
+
+func hasWord(list, w string) bool {
+	for _, f := range strings.Fields(list) {
+		if strings.EqualFold(f, w) {
+			return true
+		}
+	}
+	return false
+}
