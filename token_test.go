@@ -8,34 +8,26 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// testStart is where the fake clocks of the internal tests start.
+var testStart = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestCache(fetch func(ctx context.Context) (Token, error)) (*cachedSource, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	c := &cachedSource{fetch: fetch, now: clk.now, redact: func() []string { return nil }}
+func newTestCache(fetch func(ctx context.Context) (Token, error)) (*cachedSource, *clock.Fake) {
+	clk := clock.NewFake(testStart)
+	c := &cachedSource{fetch: fetch, clock: clk, redact: func() []string { return nil }}
 	return c, clk
 }
 
 func TestTokenCacheMargin(t *testing.T) {
 	var n atomic.Int32
 	var c *cachedSource
-	var clk *fakeClock
+	var clk *clock.Fake
 	c, clk = newTestCache(func(context.Context) (Token, error) {
 		i := n.Add(1)
-		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	})
 	ctx := context.Background()
 	get := func() (string, bool) {
@@ -49,11 +41,11 @@ func TestTokenCacheMargin(t *testing.T) {
 	if tok, cached := get(); tok != "tok1" || cached {
 		t.Fatalf("first = %s cached=%v", tok, cached)
 	}
-	clk.advance(49 * time.Minute) // 11 min left: more than the 10 min margin
+	clk.Advance(49 * time.Minute) // 11 min left: more than the 10 min margin
 	if tok, cached := get(); tok != "tok1" || !cached {
 		t.Fatalf("at 49m = %s cached=%v; want tok1 from cache", tok, cached)
 	}
-	clk.advance(61 * time.Second) // 9m59s left
+	clk.Advance(61 * time.Second) // 9m59s left
 	if tok, cached := get(); tok != "tok2" || cached {
 		t.Fatalf("at 50m01s = %s cached=%v; want a fresh tok2", tok, cached)
 	}
@@ -63,20 +55,19 @@ func TestTokenCacheMargin(t *testing.T) {
 }
 
 func TestTokenCacheShortLifetimeUsesHalf(t *testing.T) {
-	var clk *fakeClock
+	var clk *clock.Fake
 	var n atomic.Int32
 	c, clk := newTestCache(func(context.Context) (Token, error) {
 		n.Add(1)
-		return Token{AccessToken: "t", ExpiresOn: clk.now().Add(8 * time.Minute)}, nil
+		return Token{AccessToken: "t", ExpiresOn: clk.Now().Add(8 * time.Minute)}, nil
 	})
-	_ = clk
 	c.token(context.Background())
-	clk.advance(3*time.Minute + 59*time.Second)
+	clk.Advance(3*time.Minute + 59*time.Second)
 	c.token(context.Background())
 	if n.Load() != 1 {
 		t.Fatalf("fetches = %d before half-life; want 1", n.Load())
 	}
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	c.token(context.Background())
 	if n.Load() != 2 {
 		t.Fatalf("fetches = %d after half-life; want 2", n.Load())
@@ -102,11 +93,11 @@ func TestTokenZeroExpiryNotCached(t *testing.T) {
 func TestTokenSingleFlight(t *testing.T) {
 	release := make(chan struct{})
 	var n atomic.Int32
-	var clk *fakeClock
+	var clk *clock.Fake
 	c, clk := newTestCache(func(context.Context) (Token, error) {
 		n.Add(1)
 		<-release
-		return Token{AccessToken: "t", ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: "t", ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	})
 	var wg sync.WaitGroup
 	started := make(chan struct{}, 50)
@@ -149,10 +140,10 @@ func TestTokenWaiterCancellable(t *testing.T) {
 
 func TestTokenInvalidateOnce(t *testing.T) {
 	var n atomic.Int32
-	var clk *fakeClock
+	var clk *clock.Fake
 	c, clk := newTestCache(func(context.Context) (Token, error) {
 		i := n.Add(1)
-		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	})
 	tok, _ := c.Token(context.Background())
 	c.invalidate(tok.AccessToken)
@@ -189,7 +180,7 @@ func indexOf(s, sub string) int {
 func BenchmarkTokenCached(b *testing.B) {
 	c, clk := newTestCache(nil)
 	c.fetch = func(context.Context) (Token, error) {
-		return Token{AccessToken: "t", ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: "t", ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	}
 	ctx := context.Background()
 	c.Token(ctx)
@@ -197,5 +188,23 @@ func BenchmarkTokenCached(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ts.Token(ctx)
+	}
+}
+
+func TestRefreshAt(t *testing.T) {
+	now := testStart
+	for _, c := range []struct {
+		lifetime time.Duration
+		want     time.Duration // after now
+	}{
+		{time.Hour, 50 * time.Minute},         // margin capped at 10 min
+		{20 * time.Minute, 10 * time.Minute},  // half the lifetime is the cap
+		{8 * time.Minute, 4 * time.Minute},    // half the lifetime
+		{100 * time.Second, 50 * time.Second}, // the emulator's short tokens
+		{-time.Minute, -30 * time.Second},     // already expired: due at once
+	} {
+		if got := refreshAt(now.Add(c.lifetime), now); !got.Equal(now.Add(c.want)) {
+			t.Errorf("refreshAt(now+%v, now) = now+%v; want now+%v", c.lifetime, got.Sub(now), c.want)
+		}
 	}
 }
