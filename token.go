@@ -3,13 +3,13 @@ package o365smtp
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,9 +26,13 @@ import (
 )
 
 // Token is an OAuth 2.0 access token for Exchange Online.
+//
+// Its JSON form is the token itself, {"AccessToken":"...","ExpiresOn":"..."}:
+// a shared token cache can json.Marshal a Token and json.Unmarshal it back.
+// Its String, GoString, Format and LogValue redact the access token, so
+// that printing or logging a Token never shows it.
 type Token struct {
-	// AccessToken is the bearer token. It is never printed: Token's String,
-	// GoString and Format methods redact it.
+	// AccessToken is the bearer token.
 	AccessToken string
 	// ExpiresOn is when the token expires. The zero value means unknown:
 	// such a token is used for the connections being made when it arrives
@@ -40,7 +44,7 @@ type Token struct {
 func (t Token) String() string {
 	state := "empty"
 	if t.AccessToken != "" {
-		state = "[REDACTED]"
+		state = redacted
 	}
 	if t.ExpiresOn.IsZero() {
 		return "Token{AccessToken:" + state + "}"
@@ -48,30 +52,22 @@ func (t Token) String() string {
 	return "Token{AccessToken:" + state + " ExpiresOn:" + t.ExpiresOn.Format(time.RFC3339) + "}"
 }
 
-// GoString implements fmt.GoStringer without the access token.
-func (t Token) GoString() string { return "o365smtp." + t.String() }
-
-// Format implements fmt.Formatter so that every verb redacts the token.
-func (t Token) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		io.WriteString(f, t.GoString())
-		return
-	}
-	io.WriteString(f, t.String())
-}
-
-// MarshalJSON encodes the expiry and redacts the access token, so that a
-// Token logged or dumped as JSON never carries it.
-func (t Token) MarshalJSON() ([]byte, error) {
-	v := struct {
-		AccessToken string    `json:"access_token"`
-		ExpiresOn   time.Time `json:"expires_on,omitzero"`
-	}{ExpiresOn: t.ExpiresOn}
+// GoString implements fmt.GoStringer: t as a Go composite literal with the
+// access token redacted.
+func (t Token) GoString() string {
+	tok := `""`
 	if t.AccessToken != "" {
-		v.AccessToken = "[REDACTED]"
+		tok = strconv.Quote(redacted)
 	}
-	return json.Marshal(v)
+	if t.ExpiresOn.IsZero() {
+		return "o365smtp.Token{AccessToken:" + tok + "}"
+	}
+	return "o365smtp.Token{AccessToken:" + tok + ", ExpiresOn:" + t.ExpiresOn.GoString() + "}"
 }
+
+// Format implements fmt.Formatter so that no verb prints the access token:
+// %#v prints GoString, every other verb String.
+func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t) }
 
 // LogValue implements slog.LogValuer without the access token.
 func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }

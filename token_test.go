@@ -2,8 +2,13 @@ package o365smtp
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"go/parser"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,24 +162,71 @@ func TestTokenInvalidateOnce(t *testing.T) {
 }
 
 func TestTokenFormatRedacts(t *testing.T) {
-	tok := Token{AccessToken: "eyJ.secret.sig", ExpiresOn: time.Unix(0, 0)}
-	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
-		if s := fmt.Sprintf(f, tok); contains(s, "eyJ.secret.sig") {
-			t.Errorf("Sprintf(%q) = %s", f, s)
+	const secret = "eyJ.secret.sig"
+	for _, tok := range []Token{
+		{AccessToken: secret, ExpiresOn: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
+		{AccessToken: secret},
+	} {
+		var out []string
+		for _, f := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %[1]v"} {
+			out = append(out, fmt.Sprintf(f, tok), fmt.Sprintf(f, &tok), fmt.Sprintf(f, []Token{tok}))
+		}
+		var logs strings.Builder
+		for _, h := range []slog.Handler{slog.NewTextHandler(&logs, nil), slog.NewJSONHandler(&logs, nil)} {
+			slog.New(h).Info("token", "tok", tok, "ptr", &tok)
+		}
+		out = append(out, logs.String())
+		all := strings.Join(out, "\n")
+		if strings.Contains(all, secret) || strings.Contains(all, hex.EncodeToString([]byte(secret))) {
+			t.Errorf("the access token is printed:\n%s", all)
+		}
+		if !strings.Contains(all, redacted) {
+			t.Errorf("no %s marker: the test would prove nothing:\n%s", redacted, all)
+		}
+	}
+	if got, want := fmt.Sprint(Token{}), "Token{AccessToken:empty}"; got != want {
+		t.Errorf("Sprint(Token{}) = %s; want %s", got, want)
+	}
+}
+
+func TestTokenGoString(t *testing.T) {
+	exp := time.Date(2026, 11, 26, 12, 30, 0, 0, time.UTC)
+	for _, c := range []struct {
+		tok  Token
+		want string
+	}{
+		{Token{AccessToken: "eyJ.secret.sig", ExpiresOn: exp},
+			`o365smtp.Token{AccessToken:"[REDACTED]", ExpiresOn:time.Date(2026, time.November, 26, 12, 30, 0, 0, time.UTC)}`},
+		{Token{AccessToken: "eyJ.secret.sig"}, `o365smtp.Token{AccessToken:"[REDACTED]"}`},
+		{Token{}, `o365smtp.Token{AccessToken:""}`},
+	} {
+		got := fmt.Sprintf("%#v", c.tok)
+		if got != c.want {
+			t.Errorf("%%#v = %s; want %s", got, c.want)
+		}
+		if _, err := parser.ParseExpr(got); err != nil {
+			t.Errorf("%%#v = %s is not Go syntax: %v", got, err)
 		}
 	}
 }
 
-func contains(s, sub string) bool {
-	return len(sub) > 0 && len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
-}
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
+// A Token's JSON is the token: a shared token cache stores it and reads it
+// back.
+func TestTokenJSONRoundTrip(t *testing.T) {
+	exp := time.Date(2026, 11, 26, 12, 30, 0, 0, time.FixedZone("CET", 3600))
+	for _, in := range []Token{{AccessToken: "eyJ.secret.sig", ExpiresOn: exp}, {AccessToken: "opaque"}, {}} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out Token
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("Unmarshal(%s): %v", b, err)
+		}
+		if out.AccessToken != in.AccessToken || !out.ExpiresOn.Equal(in.ExpiresOn) {
+			t.Errorf("round trip through %s = %#v (%q); want %#v (%q)", b, out, out.AccessToken, in, in.AccessToken)
 		}
 	}
-	return -1
 }
 
 func BenchmarkTokenCached(b *testing.B) {
