@@ -70,8 +70,8 @@ func Kinds() []KindDoc {
 
 // ReplyDoc is one SMTP reply row of the catalogue, for the README.
 type ReplyDoc struct {
-	Kind     string
-	Retry    Retry
+	Kind     string   // the o365smtp Kind value the row classifies as
+	Retry    Retry    // the row's retry class
 	Stages   string   // space-separated stages where the row applies; "" for any
 	Code     string   // "535", "4xx" or "5xx"; "" for any code of the enhanced code's class
 	Enhanced string   // "5.7.3", "5.7.501-503", "5.1.*", or "" for any
@@ -97,8 +97,8 @@ func ReplyDocs() []ReplyDoc {
 
 // TokenDoc is one Entra token error row of the catalogue, for the README.
 type TokenDoc struct {
-	Kind    string
-	Retry   Retry
+	Kind    string // the o365smtp Kind value the row classifies as
+	Retry   Retry  // the row's retry class
 	Codes   []int  // the AADSTS codes; nil for a row that matches Error or Status
 	Error   string // the OAuth error
 	Status  string // "5xx" or "429" for a row that matches an HTTP status
