@@ -143,10 +143,7 @@ func TestClientSecretFileRotation(t *testing.T) {
 			}
 			cfg := srv.Config()
 			cfg.ClientSecret, cfg.ClientSecretFile = "", path
-			s := newSender(t, cfg)
-			now := time.Now()
-			var clockMu sync.Mutex
-			o365smtp.SetTokenClock(s, func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now })
+			s, clk := newFakeClockSender(t, cfg)
 			if err := s.Send(ctxT(t), newMsg(t)); err != nil {
 				t.Fatal(err)
 			}
@@ -155,9 +152,7 @@ func TestClientSecretFileRotation(t *testing.T) {
 			// next token request uses the new value.
 			srv.SetClientSecret("rotated~secret~value~2")
 			rotate("rotated~secret~value~2", "..2026_11_26_02")
-			clockMu.Lock()
-			now = now.Add(2 * time.Hour)
-			clockMu.Unlock()
+			clk.Advance(2 * time.Hour)
 			// Kill the pooled connection so the next send dials again.
 			srv.Fail(o365smtptest.StageMail, o365smtptest.Fault{Drop: true, Times: 1})
 			if err := s.Send(ctxT(t), newMsg(t)); err != nil {

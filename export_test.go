@@ -1,6 +1,10 @@
 package o365smtp
 
-import "time"
+import (
+	"time"
+
+	"github.com/o365smtp/o365smtp/internal/clock"
+)
 
 // SetRetryBackoff shortens the retry backoff for tests of package
 // o365smtp_test.
@@ -9,28 +13,33 @@ func SetRetryBackoff(s *Sender, d time.Duration) { s.r.retryBackoff = d }
 // ReplyGrace is the documented grace after the end of the data.
 const ReplyGrace = replyGrace
 
-// SetTokenClock replaces the token cache's clock of a Sender or of a
-// TokenSource made by NewTokenSource.
-func SetTokenClock(v any, now func() time.Time) {
-	switch x := v.(type) {
-	case *Sender:
-		x.tokens.now = now
-	case *cachedSource:
-		x.now = now
+// NewWithClock is New with c as the Sender's clock: its token cache and
+// its built-in per-minute governor tell the time and wait on c.
+func NewWithClock(cfg Config, c clock.Clock) (*Sender, error) {
+	r, err := resolve(cfg)
+	if err != nil {
+		return nil, err
 	}
+	r.clock = c
+	s, err := newSender(r)
+	if err != nil {
+		return nil, err
+	}
+	if s.gov != nil {
+		// newSender builds the governor on the system clock.
+		s.gov.clock = c
+	}
+	return s, nil
 }
 
-// SetGovernorClock replaces the clock and the timer of a Sender's built-in
-// per-minute governor. It reports false if the Sender has none
-// (MessagesPerMinute < 0, or a Config.Limiter replaces it).
-func SetGovernorClock(s *Sender, now func() time.Time, after func(time.Duration) (<-chan time.Time, func() bool)) bool {
-	if s.gov == nil {
-		return false
+// NewTokenSourceWithClock is NewTokenSource with c as the cache's clock.
+func NewTokenSourceWithClock(cfg Config, c clock.Clock) (TokenSource, error) {
+	r, err := resolveTokenSource(cfg)
+	if err != nil {
+		return nil, err
 	}
-	s.gov.mu.Lock()
-	defer s.gov.mu.Unlock()
-	s.gov.now, s.gov.after = now, after
-	return true
+	r.clock = c
+	return newCachedSource(r), nil
 }
 
 // idleConns returns the pool's idle connections.

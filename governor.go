@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
 // governorWindow is the rolling window of MessagesPerMinute.
@@ -13,21 +15,16 @@ const governorWindow = time.Minute
 // log of the admission times (a sliding log, not a token bucket: a bucket of
 // 30 lets about 59 through in one window). It implements Limiter.
 type governor struct {
-	n   int
-	now func() time.Time
-	// after returns a channel that fires after d; tests inject a fake.
-	after func(d time.Duration) (<-chan time.Time, func() bool)
+	n     int
+	clock clock.Clock // tells the time and times the waits
 
 	mu  sync.Mutex
 	log []time.Time // admission times, oldest first; len <= n
 }
 
-func newGovernor(n int) *governor {
-	return &governor{n: n, now: time.Now, after: func(d time.Duration) (<-chan time.Time, func() bool) {
-		t := time.NewTimer(d)
-		return t.C, t.Stop
-	}}
-}
+// newGovernor returns a governor of n per minute on the system clock; a
+// test Sender's governor is put on its fake clock by NewWithClock.
+func newGovernor(n int) *governor { return &governor{n: n, clock: clock.Real{}} }
 
 // Wait blocks until a submission is admitted, or ctx ends.
 func (g *governor) Wait(ctx context.Context) error {
@@ -41,7 +38,7 @@ func (g *governor) wait(ctx context.Context) (time.Duration, error) {
 	var start time.Time
 	for {
 		g.mu.Lock()
-		now := g.now()
+		now := g.clock.Now()
 		// Drop admissions that left the window.
 		i := 0
 		for i < len(g.log) && !now.Before(g.log[i].Add(governorWindow)) {
@@ -61,12 +58,12 @@ func (g *governor) wait(ctx context.Context) (time.Duration, error) {
 		}
 		wait := g.log[0].Add(governorWindow).Sub(now)
 		g.mu.Unlock()
-		c, stop := g.after(wait)
+		t := g.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			stop()
+			t.Stop()
 			return 0, ctx.Err()
-		case <-c:
+		case <-t.C():
 		}
 	}
 }

@@ -5,29 +5,37 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
-// fakeTimers fires timers only when the test advances the clock.
-type fakeTimers struct {
-	clk     *fakeClock
-	pending chan time.Duration
-	fire    chan time.Time
+func newFakeGovernor(n int) (*governor, *clock.Fake) {
+	clk := clock.NewFake(testStart)
+	g := newGovernor(n)
+	g.clock = clk
+	return g, clk
 }
 
-func newFakeGovernor(n int) (*governor, *fakeClock, *fakeTimers) {
-	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	ft := &fakeTimers{clk: clk, pending: make(chan time.Duration, 1), fire: make(chan time.Time)}
-	g := newGovernor(n)
-	g.now = clk.now
-	g.after = func(d time.Duration) (<-chan time.Time, func() bool) {
-		ft.pending <- d
-		return ft.fire, func() bool { return true }
+// waitsFor checks that a governor wait is pending on clk and is due exactly
+// want from now: it is still pending after want-1ns, and Advance(want)
+// releases it.
+func waitsFor(t *testing.T, clk *clock.Fake, want time.Duration) {
+	t.Helper()
+	if err := clk.BlockUntil(context.Background(), 1); err != nil {
+		t.Fatal(err)
 	}
-	return g, clk, ft
+	clk.Advance(want - time.Nanosecond)
+	if clk.Timers() != 1 {
+		t.Fatalf("the wait ended before %v", want)
+	}
+	clk.Advance(time.Nanosecond)
+	if clk.Timers() != 0 {
+		t.Fatalf("the wait is still pending after %v", want)
+	}
 }
 
 func TestGovernorSlidingWindow(t *testing.T) {
-	g, clk, ft := newFakeGovernor(30)
+	g, clk := newFakeGovernor(30)
 	ctx := context.Background()
 	// 30 admissions spread over the first 30 s.
 	for i := range 30 {
@@ -35,29 +43,24 @@ func TestGovernorSlidingWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i < 29 {
-			clk.advance(time.Second)
+			clk.Advance(time.Second)
 		}
 	}
-	// The 31st must wait until the first leaves the window (at t=60s).
+	// The 31st must wait until the first leaves the window (at t=60s):
+	// now is 29 s, so 31 s.
 	done := make(chan error)
 	go func() { done <- g.Wait(ctx) }()
-	if d := <-ft.pending; d != 31*time.Second {
-		t.Fatalf("31st waits %v; want 31s (first admission at 0s leaves the window at 60s, now is 29s)", d)
-	}
-	clk.advance(31 * time.Second)
-	ft.fire <- clk.now()
+	waitsFor(t, clk, 31*time.Second)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	// A token bucket of 30 would now let many more through at once; the log
 	// admits only as the old admissions expire: at 60s only one had.
 	go func() { done <- g.Wait(ctx) }()
-	if d := <-ft.pending; d != time.Second {
-		t.Fatalf("32nd waits %v; want 1s", d)
+	waitsFor(t, clk, time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
-	clk.advance(time.Second)
-	ft.fire <- clk.now()
-	<-done
 	// In any 60 s window, at most 30: count admissions in [1s, 61s).
 	g.mu.Lock()
 	n := len(g.log)
@@ -68,17 +71,40 @@ func TestGovernorSlidingWindow(t *testing.T) {
 	}
 }
 
+func TestGovernorReportsWaitByItsClock(t *testing.T) {
+	g, clk := newFakeGovernor(1)
+	ctx := context.Background()
+	if d, err := g.wait(ctx); err != nil || d != 0 {
+		t.Fatalf("first wait = %v, %v; want 0, nil", d, err)
+	}
+	type result struct {
+		d   time.Duration
+		err error
+	}
+	done := make(chan result)
+	go func() { d, err := g.wait(ctx); done <- result{d, err} }()
+	waitsFor(t, clk, time.Minute)
+	if r := <-done; r.err != nil || r.d != time.Minute {
+		t.Errorf("second wait = %v, %v; want 1m0s, nil", r.d, r.err)
+	}
+}
+
 func TestGovernorCancel(t *testing.T) {
-	g, _, ft := newFakeGovernor(1)
+	g, clk := newFakeGovernor(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := g.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error)
 	go func() { done <- g.Wait(ctx) }()
-	<-ft.pending
+	if err := clk.BlockUntil(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait = %v; want context.Canceled", err)
+	}
+	if n := clk.Timers(); n != 0 {
+		t.Errorf("%d timers pending after a canceled wait; want the timer stopped", n)
 	}
 }

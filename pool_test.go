@@ -15,6 +15,7 @@ import (
 	"github.com/wneessen/go-mail"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/clock"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
@@ -403,20 +404,15 @@ func TestPoolConnectionWaits(t *testing.T) {
 // TestPoolRetiresConnectionBeforeTokenExpiry: a connection is retired once
 // half its token's lifetime is gone, and the next send re-authenticates with
 // a new token on a new connection. The clock is injected: the token cache's
-// through SetTokenClock, the pool's by ageing its connections.
+// through NewWithClock, the pool's by ageing its connections.
 func TestPoolRetiresConnectionBeforeTokenExpiry(t *testing.T) {
 	// MSAL does not cache tokens this short, so every refresh reaches the
 	// emulator. 100 s: retirement at 50 s comes before the idle timeout.
 	srv := o365smtptest.NewServer(o365smtptest.WithTokenLifetime(100 * time.Second))
 	defer srv.Close()
-	s := newSender(t, srv.Config())
-	var mu sync.Mutex
-	var offset time.Duration
-	o365smtp.SetTokenClock(s, func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) })
+	s, clk := newFakeClockSender(t, srv.Config())
 	advance := func(d time.Duration) {
-		mu.Lock()
-		offset += d
-		mu.Unlock()
+		clk.Advance(d)
 		if n := o365smtp.AgeIdleConnections(s, d); n != 1 {
 			t.Fatalf("%d idle connections; want 1", n)
 		}
@@ -450,10 +446,7 @@ func TestPoolRetiresConnectionBeforeTokenExpiry(t *testing.T) {
 func TestOneTokenRequestPerLifetimeUnderConcurrency(t *testing.T) {
 	srv := o365smtptest.NewServer(o365smtptest.WithTokenLifetime(100 * time.Second))
 	defer srv.Close()
-	s := newSender(t, srv.Config())
-	var mu sync.Mutex
-	var offset time.Duration
-	o365smtp.SetTokenClock(s, func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) })
+	s, clk := newFakeClockSender(t, srv.Config())
 	ctx := ctxT(t)
 	burst := func() {
 		var wg sync.WaitGroup
@@ -472,9 +465,7 @@ func TestOneTokenRequestPerLifetimeUnderConcurrency(t *testing.T) {
 	}
 	// 55 s later: the token is due for refresh and every pooled connection
 	// for retirement (half of 100 s), none for the idle timeout.
-	mu.Lock()
-	offset = 55 * time.Second
-	mu.Unlock()
+	clk.Advance(55 * time.Second)
 	aged := o365smtp.AgeIdleConnections(s, 55*time.Second)
 	burst()
 	if n := srv.TokenRequests(); n != 2 {
@@ -843,41 +834,32 @@ func TestCloseIdle(t *testing.T) {
 	eventually(t, "the emulator sees every connection closed", func() bool { return srv.OpenConnections() == 0 })
 }
 
-// fakeGovernorClock drives a Sender's built-in governor: now is a fake
-// time, and a governor wait parks on fire until the test advances.
-type fakeGovernorClock struct {
-	mu      sync.Mutex
-	t       time.Time
-	pending chan time.Duration
-	fire    chan time.Time
-}
-
-func hookGovernor(t *testing.T, s *o365smtp.Sender) *fakeGovernorClock {
-	c := &fakeGovernorClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), pending: make(chan time.Duration, 1), fire: make(chan time.Time)}
-	if !o365smtp.SetGovernorClock(s, c.now, func(d time.Duration) (<-chan time.Time, func() bool) {
-		c.pending <- d
-		return c.fire, func() bool { return true }
-	}) {
-		t.Fatal("the Sender has no built-in governor")
+// newFakeClockSender returns a Sender whose token cache and governor run on
+// a fake clock that starts now (the emulator's tokens expire by real time).
+func newFakeClockSender(t *testing.T, cfg o365smtp.Config) (*o365smtp.Sender, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Now())
+	s, err := o365smtp.NewWithClock(cfg, clk)
+	if err != nil {
+		t.Fatalf("NewWithClock: %v", err)
 	}
-	return c
+	t.Cleanup(func() { s.Close() })
+	return s, clk
 }
 
-func (c *fakeGovernorClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeGovernorClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// release advances the clock by d and wakes the waiting governor. Stats
-// count a governor wait only when it took more than 1 ms of real time
-// (sender.go, pace), so it first lets 2 ms pass: that threshold is about
-// real time.
-func (c *fakeGovernorClock) release(d time.Duration) {
-	c.advance(d)
-	time.Sleep(2 * time.Millisecond)
-	c.fire <- c.now()
+// governorWaits checks that a governor wait is pending on clk and is due
+// exactly want from now, then lets it through: the wait is still pending
+// after want-1ns and released by the last nanosecond.
+func governorWaits(t *testing.T, clk *clock.Fake, want time.Duration) {
+	t.Helper()
+	if err := clk.BlockUntil(ctxT(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(want - time.Nanosecond)
+	if clk.Timers() != 1 {
+		t.Errorf("the governor wait ended before %v", want)
+	}
+	clk.Advance(time.Nanosecond)
 }
 
 // TestGovernorThroughSend: MessagesPerMinute 3 lets three sends through at
@@ -887,12 +869,11 @@ func TestGovernorThroughSend(t *testing.T) {
 	defer srv.Close()
 	cfg := srv.Config()
 	cfg.MessagesPerMinute = 3
-	s := newSender(t, cfg)
-	clk := hookGovernor(t, s)
+	s, clk := newFakeClockSender(t, cfg)
 	ctx := ctxT(t)
 	for range 3 {
 		send(t, ctx, s)
-		clk.advance(time.Second)
+		clk.Advance(time.Second)
 	}
 	if st := s.Stats(); st.GovernorWaits != 0 {
 		t.Errorf("GovernorWaits = %d after 3 sends; want 0", st.GovernorWaits)
@@ -900,25 +881,29 @@ func TestGovernorThroughSend(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Send(ctx, newMsg(t)) }()
 	// Admissions at 0 s, 1 s, 2 s; now 3 s: the first leaves at 60 s.
-	if d := <-clk.pending; d != 57*time.Second {
-		t.Errorf("the 4th send waits %v; want 57s", d)
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
 	}
 	if n, st := len(srv.Messages()), s.Stats(); n != 3 || st.Attempts != 3 {
 		t.Errorf("while the 4th waits: %d messages, %d attempts; want 3 and 3", n, st.Attempts)
 	}
-	clk.release(57 * time.Second)
+	governorWaits(t, clk, 57*time.Second)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	st := s.Stats()
-	if st.Sent != 4 || st.GovernorWaits != 1 || st.GovernorWaitTime <= 0 {
-		t.Errorf("Stats = %+v; want 4 sent, 1 governor wait", st)
+	if st.Sent != 4 || st.GovernorWaits != 1 || st.GovernorWaitTime != 57*time.Second {
+		t.Errorf("Stats = %+v; want 4 sent, 1 governor wait of 57s", st)
 	}
 	// Log: 1 s, 2 s, 60 s; now 60 s. A fifth waits 1 s; its context ends.
 	wctx, cancel := context.WithCancel(ctx)
 	go func() { done <- s.Send(wctx, newMsg(t)) }()
-	if d := <-clk.pending; d != time.Second {
-		t.Errorf("the 5th send waits %v; want 1s", d)
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second - time.Nanosecond)
+	if clk.Timers() != 1 {
+		t.Error("the 5th send's wait ended before 1s")
 	}
 	cancel()
 	err := <-done
@@ -937,9 +922,8 @@ func TestGovernorCountsRetries(t *testing.T) {
 	defer srv.Close()
 	cfg := srv.Config()
 	cfg.MessagesPerMinute = 2
-	s := newSender(t, cfg)
+	s, clk := newFakeClockSender(t, cfg)
 	o365smtp.SetRetryBackoff(s, time.Millisecond)
-	clk := hookGovernor(t, s)
 	ctx := ctxT(t)
 	srv.Fail(o365smtptest.StageDataEnd, o365smtptest.Fault{Reply: "451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS761)", Times: 1})
 	send(t, ctx, s) // attempt and retry: both admissions of this minute
@@ -948,10 +932,7 @@ func TestGovernorCountsRetries(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Send(ctx, newMsg(t)) }()
-	if d := <-clk.pending; d != time.Minute {
-		t.Errorf("the next send waits %v; want 1m", d)
-	}
-	clk.release(time.Minute)
+	governorWaits(t, clk, time.Minute)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -967,14 +948,11 @@ func TestLimiterReplacesGovernor(t *testing.T) {
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	cfg := srv.Config()
-	cfg.MessagesPerMinute = 1 // would hold the second send for a minute
+	cfg.MessagesPerMinute = 1 // would hold the second send for a minute, past ctxT's deadline
 	lim := &signalLimiter{}
 	cfg.Limiter = lim
 	s := newSender(t, cfg)
 	o365smtp.SetRetryBackoff(s, time.Millisecond)
-	if o365smtp.SetGovernorClock(s, time.Now, nil) {
-		t.Error("the built-in governor is on alongside Config.Limiter")
-	}
 	ctx := ctxT(t)
 	for range 3 {
 		send(t, ctx, s)

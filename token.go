@@ -3,13 +3,13 @@ package o365smtp
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,12 +22,17 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
+	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
 // Token is an OAuth 2.0 access token for Exchange Online.
+//
+// Its JSON form is the token itself, {"AccessToken":"...","ExpiresOn":"..."}:
+// a shared token cache can json.Marshal a Token and json.Unmarshal it back.
+// Its String, GoString, Format and LogValue redact the access token, so
+// that printing or logging a Token never shows it.
 type Token struct {
-	// AccessToken is the bearer token. It is never printed: Token's String,
-	// GoString and Format methods redact it.
+	// AccessToken is the bearer token.
 	AccessToken string
 	// ExpiresOn is when the token expires. The zero value means unknown:
 	// such a token is used for the connections being made when it arrives
@@ -39,7 +44,7 @@ type Token struct {
 func (t Token) String() string {
 	state := "empty"
 	if t.AccessToken != "" {
-		state = "[REDACTED]"
+		state = redacted
 	}
 	if t.ExpiresOn.IsZero() {
 		return "Token{AccessToken:" + state + "}"
@@ -47,30 +52,22 @@ func (t Token) String() string {
 	return "Token{AccessToken:" + state + " ExpiresOn:" + t.ExpiresOn.Format(time.RFC3339) + "}"
 }
 
-// GoString implements fmt.GoStringer without the access token.
-func (t Token) GoString() string { return "o365smtp." + t.String() }
-
-// Format implements fmt.Formatter so that every verb redacts the token.
-func (t Token) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		io.WriteString(f, t.GoString())
-		return
-	}
-	io.WriteString(f, t.String())
-}
-
-// MarshalJSON encodes the expiry and redacts the access token, so that a
-// Token logged or dumped as JSON never carries it.
-func (t Token) MarshalJSON() ([]byte, error) {
-	v := struct {
-		AccessToken string    `json:"access_token"`
-		ExpiresOn   time.Time `json:"expires_on,omitzero"`
-	}{ExpiresOn: t.ExpiresOn}
+// GoString implements fmt.GoStringer: t as a Go composite literal with the
+// access token redacted.
+func (t Token) GoString() string {
+	tok := `""`
 	if t.AccessToken != "" {
-		v.AccessToken = "[REDACTED]"
+		tok = strconv.Quote(redacted)
 	}
-	return json.Marshal(v)
+	if t.ExpiresOn.IsZero() {
+		return "o365smtp.Token{AccessToken:" + tok + "}"
+	}
+	return "o365smtp.Token{AccessToken:" + tok + ", ExpiresOn:" + t.ExpiresOn.GoString() + "}"
 }
+
+// Format implements fmt.Formatter so that no verb prints the access token:
+// %#v prints GoString, every other verb String.
+func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t) }
 
 // LogValue implements slog.LogValuer without the access token.
 func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
@@ -92,14 +89,19 @@ func (f TokenSourceFunc) Token(ctx context.Context) (Token, error) { return f(ct
 // needed), so that several Senders, one per mailbox, can share one app token:
 // set each Sender's Config.TokenSource to it. Its errors are *Error values.
 func NewTokenSource(cfg Config) (TokenSource, error) {
-	if cfg.Mailbox == "" {
-		cfg.Mailbox = "token-source@invalid.example" // not used; satisfies validation
-	}
-	r, err := resolve(cfg)
+	r, err := resolveTokenSource(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return newCachedSource(r), nil
+}
+
+// resolveTokenSource is resolve for a token source, which needs no Mailbox.
+func resolveTokenSource(cfg Config) (*resolved, error) {
+	if cfg.Mailbox == "" {
+		cfg.Mailbox = "token-source@invalid.example" // not used; satisfies validation
+	}
+	return resolve(cfg)
 }
 
 // Token cache tuning.
@@ -113,6 +115,16 @@ const (
 	fetchTimeout = 30 * time.Second
 )
 
+// refreshAt returns when a token that expires at expiresOn, received at now,
+// is due to be replaced: min(maxRefreshMargin, half its remaining lifetime)
+// before it expires. The token cache refreshes then, and a connection
+// authenticated with the token retires then. expiresOn must not be zero
+// (unknown); such a token is neither cached nor a reason to retire.
+func refreshAt(expiresOn, now time.Time) time.Time {
+	margin := min(expiresOn.Sub(now)/2, maxRefreshMargin)
+	return expiresOn.Add(-margin)
+}
+
 // cachedToken is one token in the cache.
 type cachedToken struct {
 	tok       Token
@@ -123,7 +135,7 @@ type cachedToken struct {
 // among concurrent callers. It is what NewTokenSource returns.
 type cachedSource struct {
 	fetch    func(ctx context.Context) (Token, error)
-	now      func() time.Time
+	clock    clock.Clock
 	cur      atomic.Pointer[cachedToken]
 	group    singleflight.Group
 	requests atomic.Int64 // token requests made (fetch calls)
@@ -132,7 +144,7 @@ type cachedSource struct {
 }
 
 func newCachedSource(r *resolved) *cachedSource {
-	c := &cachedSource{now: time.Now}
+	c := &cachedSource{clock: r.clock}
 	c.hints = catalog.Values{ClientID: r.cfg.ClientID, TenantID: r.cfg.TenantID, Mailbox: r.cfg.Mailbox,
 		Host: r.host, Authority: r.authority, Scope: r.scope}
 	if ts := r.cfg.TokenSource; ts != nil {
@@ -161,14 +173,14 @@ func (c *cachedSource) Token(ctx context.Context) (Token, error) {
 
 // token returns a token and whether it came from the cache.
 func (c *cachedSource) token(ctx context.Context) (Token, bool, *Error) {
-	if ct := c.cur.Load(); ct != nil && c.now().Before(ct.refreshAt) {
+	if ct := c.cur.Load(); ct != nil && c.clock.Now().Before(ct.refreshAt) {
 		return ct.tok, true, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return Token{}, false, canceledError("token", err)
 	}
 	ch := c.group.DoChan("token", func() (any, error) {
-		if ct := c.cur.Load(); ct != nil && c.now().Before(ct.refreshAt) {
+		if ct := c.cur.Load(); ct != nil && c.clock.Now().Before(ct.refreshAt) {
 			return ct, nil // a flight that just ended filled the cache
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
@@ -186,10 +198,7 @@ func (c *cachedSource) token(ctx context.Context) (Token, bool, *Error) {
 		}
 		ct := &cachedToken{tok: tok}
 		if !tok.ExpiresOn.IsZero() {
-			now := c.now()
-			margin := tok.ExpiresOn.Sub(now) / 2
-			margin = min(margin, maxRefreshMargin)
-			ct.refreshAt = tok.ExpiresOn.Add(-margin)
+			ct.refreshAt = refreshAt(tok.ExpiresOn, c.clock.Now())
 			c.cur.Store(ct)
 		}
 		return ct, nil

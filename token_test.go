@@ -2,40 +2,37 @@ package o365smtp
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"go/parser"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// testStart is where the fake clocks of the internal tests start.
+var testStart = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestCache(fetch func(ctx context.Context) (Token, error)) (*cachedSource, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	c := &cachedSource{fetch: fetch, now: clk.now, redact: func() []string { return nil }}
+func newTestCache(fetch func(ctx context.Context) (Token, error)) (*cachedSource, *clock.Fake) {
+	clk := clock.NewFake(testStart)
+	c := &cachedSource{fetch: fetch, clock: clk, redact: func() []string { return nil }}
 	return c, clk
 }
 
 func TestTokenCacheMargin(t *testing.T) {
 	var n atomic.Int32
 	var c *cachedSource
-	var clk *fakeClock
+	var clk *clock.Fake
 	c, clk = newTestCache(func(context.Context) (Token, error) {
 		i := n.Add(1)
-		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	})
 	ctx := context.Background()
 	get := func() (string, bool) {
@@ -49,11 +46,11 @@ func TestTokenCacheMargin(t *testing.T) {
 	if tok, cached := get(); tok != "tok1" || cached {
 		t.Fatalf("first = %s cached=%v", tok, cached)
 	}
-	clk.advance(49 * time.Minute) // 11 min left: more than the 10 min margin
+	clk.Advance(49 * time.Minute) // 11 min left: more than the 10 min margin
 	if tok, cached := get(); tok != "tok1" || !cached {
 		t.Fatalf("at 49m = %s cached=%v; want tok1 from cache", tok, cached)
 	}
-	clk.advance(61 * time.Second) // 9m59s left
+	clk.Advance(61 * time.Second) // 9m59s left
 	if tok, cached := get(); tok != "tok2" || cached {
 		t.Fatalf("at 50m01s = %s cached=%v; want a fresh tok2", tok, cached)
 	}
@@ -63,20 +60,19 @@ func TestTokenCacheMargin(t *testing.T) {
 }
 
 func TestTokenCacheShortLifetimeUsesHalf(t *testing.T) {
-	var clk *fakeClock
+	var clk *clock.Fake
 	var n atomic.Int32
 	c, clk := newTestCache(func(context.Context) (Token, error) {
 		n.Add(1)
-		return Token{AccessToken: "t", ExpiresOn: clk.now().Add(8 * time.Minute)}, nil
+		return Token{AccessToken: "t", ExpiresOn: clk.Now().Add(8 * time.Minute)}, nil
 	})
-	_ = clk
 	c.token(context.Background())
-	clk.advance(3*time.Minute + 59*time.Second)
+	clk.Advance(3*time.Minute + 59*time.Second)
 	c.token(context.Background())
 	if n.Load() != 1 {
 		t.Fatalf("fetches = %d before half-life; want 1", n.Load())
 	}
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	c.token(context.Background())
 	if n.Load() != 2 {
 		t.Fatalf("fetches = %d after half-life; want 2", n.Load())
@@ -102,11 +98,11 @@ func TestTokenZeroExpiryNotCached(t *testing.T) {
 func TestTokenSingleFlight(t *testing.T) {
 	release := make(chan struct{})
 	var n atomic.Int32
-	var clk *fakeClock
+	var clk *clock.Fake
 	c, clk := newTestCache(func(context.Context) (Token, error) {
 		n.Add(1)
 		<-release
-		return Token{AccessToken: "t", ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: "t", ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	})
 	var wg sync.WaitGroup
 	started := make(chan struct{}, 50)
@@ -149,10 +145,10 @@ func TestTokenWaiterCancellable(t *testing.T) {
 
 func TestTokenInvalidateOnce(t *testing.T) {
 	var n atomic.Int32
-	var clk *fakeClock
+	var clk *clock.Fake
 	c, clk := newTestCache(func(context.Context) (Token, error) {
 		i := n.Add(1)
-		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: fmt.Sprint("tok", i), ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	})
 	tok, _ := c.Token(context.Background())
 	c.invalidate(tok.AccessToken)
@@ -166,30 +162,77 @@ func TestTokenInvalidateOnce(t *testing.T) {
 }
 
 func TestTokenFormatRedacts(t *testing.T) {
-	tok := Token{AccessToken: "eyJ.secret.sig", ExpiresOn: time.Unix(0, 0)}
-	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
-		if s := fmt.Sprintf(f, tok); contains(s, "eyJ.secret.sig") {
-			t.Errorf("Sprintf(%q) = %s", f, s)
+	const secret = "eyJ.secret.sig"
+	for _, tok := range []Token{
+		{AccessToken: secret, ExpiresOn: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
+		{AccessToken: secret},
+	} {
+		var out []string
+		for _, f := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %[1]v"} {
+			out = append(out, fmt.Sprintf(f, tok), fmt.Sprintf(f, &tok), fmt.Sprintf(f, []Token{tok}))
+		}
+		var logs strings.Builder
+		for _, h := range []slog.Handler{slog.NewTextHandler(&logs, nil), slog.NewJSONHandler(&logs, nil)} {
+			slog.New(h).Info("token", "tok", tok, "ptr", &tok)
+		}
+		out = append(out, logs.String())
+		all := strings.Join(out, "\n")
+		if strings.Contains(all, secret) || strings.Contains(all, hex.EncodeToString([]byte(secret))) {
+			t.Errorf("the access token is printed:\n%s", all)
+		}
+		if !strings.Contains(all, redacted) {
+			t.Errorf("no %s marker: the test would prove nothing:\n%s", redacted, all)
+		}
+	}
+	if got, want := fmt.Sprint(Token{}), "Token{AccessToken:empty}"; got != want {
+		t.Errorf("Sprint(Token{}) = %s; want %s", got, want)
+	}
+}
+
+func TestTokenGoString(t *testing.T) {
+	exp := time.Date(2026, 11, 26, 12, 30, 0, 0, time.UTC)
+	for _, c := range []struct {
+		tok  Token
+		want string
+	}{
+		{Token{AccessToken: "eyJ.secret.sig", ExpiresOn: exp},
+			`o365smtp.Token{AccessToken:"[REDACTED]", ExpiresOn:time.Date(2026, time.November, 26, 12, 30, 0, 0, time.UTC)}`},
+		{Token{AccessToken: "eyJ.secret.sig"}, `o365smtp.Token{AccessToken:"[REDACTED]"}`},
+		{Token{}, `o365smtp.Token{AccessToken:""}`},
+	} {
+		got := fmt.Sprintf("%#v", c.tok)
+		if got != c.want {
+			t.Errorf("%%#v = %s; want %s", got, c.want)
+		}
+		if _, err := parser.ParseExpr(got); err != nil {
+			t.Errorf("%%#v = %s is not Go syntax: %v", got, err)
 		}
 	}
 }
 
-func contains(s, sub string) bool {
-	return len(sub) > 0 && len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
-}
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
+// A Token's JSON is the token: a shared token cache stores it and reads it
+// back.
+func TestTokenJSONRoundTrip(t *testing.T) {
+	exp := time.Date(2026, 11, 26, 12, 30, 0, 0, time.FixedZone("CET", 3600))
+	for _, in := range []Token{{AccessToken: "eyJ.secret.sig", ExpiresOn: exp}, {AccessToken: "opaque"}, {}} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out Token
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("Unmarshal(%s): %v", b, err)
+		}
+		if out.AccessToken != in.AccessToken || !out.ExpiresOn.Equal(in.ExpiresOn) {
+			t.Errorf("round trip through %s = %#v (%q); want %#v (%q)", b, out, out.AccessToken, in, in.AccessToken)
 		}
 	}
-	return -1
 }
 
 func BenchmarkTokenCached(b *testing.B) {
 	c, clk := newTestCache(nil)
 	c.fetch = func(context.Context) (Token, error) {
-		return Token{AccessToken: "t", ExpiresOn: clk.now().Add(time.Hour)}, nil
+		return Token{AccessToken: "t", ExpiresOn: clk.Now().Add(time.Hour)}, nil
 	}
 	ctx := context.Background()
 	c.Token(ctx)
@@ -197,5 +240,23 @@ func BenchmarkTokenCached(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ts.Token(ctx)
+	}
+}
+
+func TestRefreshAt(t *testing.T) {
+	now := testStart
+	for _, c := range []struct {
+		lifetime time.Duration
+		want     time.Duration // after now
+	}{
+		{time.Hour, 50 * time.Minute},         // margin capped at 10 min
+		{20 * time.Minute, 10 * time.Minute},  // half the lifetime is the cap
+		{8 * time.Minute, 4 * time.Minute},    // half the lifetime
+		{100 * time.Second, 50 * time.Second}, // the emulator's short tokens
+		{-time.Minute, -30 * time.Second},     // already expired: due at once
+	} {
+		if got := refreshAt(now.Add(c.lifetime), now); !got.Equal(now.Add(c.want)) {
+			t.Errorf("refreshAt(now+%v, now) = now+%v; want now+%v", c.lifetime, got.Sub(now), c.want)
+		}
 	}
 }

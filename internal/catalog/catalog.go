@@ -2,7 +2,9 @@
 // token errors into the Kinds of package o365smtp, with a retry class and a
 // Hint template. It is the single source of truth for the README's "Errors
 // and what to do" section: the tables are replyRows (replies.go) and
-// tokenRows (tokens.go), and Markdown renders them.
+// tokenRows (tokens.go); Kinds, ReplyDocs and TokenDocs (doc.go) hand them
+// as plain data to the generator in ./gen, which renders the Markdown, so
+// that the rendering is not compiled into the library's users.
 package catalog
 
 //go:generate go run ./gen -readme ../../README.md

@@ -14,8 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-
-	"github.com/o365smtp/o365smtp/internal/catalog"
 )
 
 func main() {
@@ -33,7 +31,7 @@ func run(path string, check bool) error {
 	if err != nil {
 		return err
 	}
-	updated, err := catalog.UpdateREADME(old)
+	updated, err := updateREADME(old)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -5,13 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/o365smtp/o365smtp/internal/catalog"
 )
 
 func TestRun(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "README.md")
-	in := "# x\n\n" + catalog.BeginMarker + "\nstale\n" + catalog.EndMarker + "\n\nafter\n"
+	in := "# x\n\n" + beginMarker + "\nstale\n" + endMarker + "\n\nafter\n"
 	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +20,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
-	want := "# x\n\n" + catalog.BeginMarker + "\n" + catalog.Markdown() + catalog.EndMarker + "\n\nafter\n"
+	want := "# x\n\n" + beginMarker + "\n" + markdown() + endMarker + "\n\nafter\n"
 	if string(b) != want {
 		t.Errorf("README after gen:\n%s", b)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package main
 
 import (
 	"errors"
@@ -6,29 +6,31 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/o365smtp/o365smtp/internal/catalog"
 )
 
-const readmePath = "../../README.md"
+const readmePath = "../../../README.md"
 
 // TestREADMEUpToDate fails when the README's generated errors section and
 // the catalogue disagree.
 func TestREADMEUpToDate(t *testing.T) {
 	b, err := os.ReadFile(readmePath)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("skipped: %s does not exist yet; when it has the lines %s and %s, run go generate ./internal/catalog", readmePath, BeginMarker, EndMarker)
+		t.Skipf("skipped: %s does not exist yet; when it has the lines %s and %s, run go generate ./internal/catalog", readmePath, beginMarker, endMarker)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := GeneratedSection(b)
-	if errors.Is(err, ErrNoMarkers) {
-		t.Skipf("skipped: %s lacks the lines %s and %s around its \"Errors and what to do\" section", readmePath, BeginMarker, EndMarker)
+	got, err := generatedSection(b)
+	if errors.Is(err, errNoMarkers) {
+		t.Skipf("skipped: %s lacks the lines %s and %s around its \"Errors and what to do\" section", readmePath, beginMarker, endMarker)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	got = strings.ReplaceAll(got, "\r\n", "\n")
-	want := Markdown()
+	want := markdown()
 	if got == want {
 		return
 	}
@@ -48,48 +50,48 @@ func TestREADMEUpToDate(t *testing.T) {
 }
 
 func TestUpdateREADME(t *testing.T) {
-	in := "# o365smtp\n\n## Errors and what to do\n\nIntro.\n\n" + BeginMarker + "\nold text\n" + EndMarker + "\n\n## License\n"
-	out, err := UpdateREADME([]byte(in))
+	in := "# o365smtp\n\n## Errors and what to do\n\nIntro.\n\n" + beginMarker + "\nold text\n" + endMarker + "\n\n## License\n"
+	out, err := updateREADME([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(out)
-	if !strings.HasPrefix(s, "# o365smtp\n\n## Errors and what to do\n\nIntro.\n\n"+BeginMarker+"\n") ||
-		!strings.HasSuffix(s, "\n"+EndMarker+"\n\n## License\n") || strings.Contains(s, "old text") {
+	if !strings.HasPrefix(s, "# o365smtp\n\n## Errors and what to do\n\nIntro.\n\n"+beginMarker+"\n") ||
+		!strings.HasSuffix(s, "\n"+endMarker+"\n\n## License\n") || strings.Contains(s, "old text") {
 		t.Errorf("UpdateREADME did not replace just the section:\n%s", s)
 	}
-	sec, err := GeneratedSection(out)
-	if err != nil || sec != Markdown() {
+	sec, err := generatedSection(out)
+	if err != nil || sec != markdown() {
 		t.Errorf("GeneratedSection after UpdateREADME = %q, %v", sec, err)
 	}
-	again, _ := UpdateREADME(out)
+	again, _ := updateREADME(out)
 	if string(again) != s {
 		t.Error("UpdateREADME is not idempotent")
 	}
 
 	// Empty section, CRLF line ends, trailing spaces after a marker.
-	in = "x\r\n" + BeginMarker + "  \r\n" + EndMarker + "\r\ny\r\n"
-	if out, err = UpdateREADME([]byte(in)); err != nil || !strings.Contains(string(out), Markdown()) {
+	in = "x\r\n" + beginMarker + "  \r\n" + endMarker + "\r\ny\r\n"
+	if out, err = updateREADME([]byte(in)); err != nil || !strings.Contains(string(out), markdown()) {
 		t.Errorf("CRLF README: %v", err)
 	}
 
 	for _, bad := range []string{
 		"no markers",
-		BeginMarker + "\nno end\n",
-		EndMarker + "\n" + BeginMarker + "\n",
-		"text " + BeginMarker + "\n" + EndMarker + "\n", // not on their own lines
+		beginMarker + "\nno end\n",
+		endMarker + "\n" + beginMarker + "\n",
+		"text " + beginMarker + "\n" + endMarker + "\n", // not on their own lines
 	} {
-		if _, err := UpdateREADME([]byte(bad)); !errors.Is(err, ErrNoMarkers) {
-			t.Errorf("UpdateREADME(%q) error = %v, want ErrNoMarkers", bad, err)
+		if _, err := updateREADME([]byte(bad)); !errors.Is(err, errNoMarkers) {
+			t.Errorf("updateREADME(%q) error = %v, want errNoMarkers", bad, err)
 		}
 	}
 }
 
 func TestMarkdown(t *testing.T) {
-	md := Markdown()
-	for _, k := range kinds {
-		if !strings.Contains(md, "### `"+k.value+"` ("+k.name+")") {
-			t.Errorf("no section for %s", k.value)
+	md := markdown()
+	for _, k := range catalog.Kinds() {
+		if !strings.Contains(md, "### `"+k.Value+"` ("+k.Name+")") {
+			t.Errorf("no section for %s", k.Value)
 		}
 	}
 	for _, want := range []string{
