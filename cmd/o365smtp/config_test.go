@@ -66,12 +66,31 @@ func TestLoadConfig(t *testing.T) {
 
 	// A credential flag replaces every credential from the environment.
 	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("file-secret\n"), 0o600)
 	cfg, err = load([]string{"--client-secret-file", secretFile}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.ClientSecret != "" || cfg.ClientSecretFile != secretFile {
 		t.Errorf("credential flag: ClientSecret %q, ClientSecretFile %q", cfg.ClientSecret, cfg.ClientSecretFile)
+	}
+	// ... and the workload identity's federated token file too.
+	env["AZURE_FEDERATED_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
+	if cfg, err = load([]string{"--client-secret-file", secretFile}, env); err != nil || cfg.ClientAssertion != nil {
+		t.Errorf("credential flag with AZURE_FEDERATED_TOKEN_FILE set: ClientAssertion set %v, %v", cfg.ClientAssertion != nil, err)
+	}
+
+	// The library's reading of the environment: the transport, and the
+	// workload identity fallback.
+	cfg, err = load([]string{"--transport", "graph"}, map[string]string{"AZURE_TENANT_ID": "fabrikam.onmicrosoft.com", "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Transport != o365smtp.TransportGraph || cfg.TenantID != "fabrikam.onmicrosoft.com" || cfg.AuthorityHost != "https://login.microsoftonline.com" {
+		t.Errorf("--transport and AZURE_*: Transport %v, TenantID %q, AuthorityHost %q", cfg.Transport, cfg.TenantID, cfg.AuthorityHost)
+	}
+	if cfg, err = load(nil, map[string]string{"O365SMTP_TRANSPORT": "auto"}); err != nil || cfg.Transport != o365smtp.TransportAuto {
+		t.Errorf("O365SMTP_TRANSPORT=auto: %v, %v", cfg.Transport, err)
 	}
 }
 
@@ -93,7 +112,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"CA missing", []string{"--ca-file", filepath.Join(dir, "nope")}, nil, "--ca-file"},
 		{"CA directory", nil, map[string]string{"O365SMTP_CA_FILE": dir}, "not a regular file"},
 		{"CA not PEM", []string{"--ca-file", notPEM}, nil, "no PEM certificate"},
-		{"key without cert", []string{"--key-file", notPEM}, nil, "without a certificate"},
+		{"key without cert", []string{"--key-file", notPEM}, nil, "without O365SMTP_CERT_FILE (given as --key-file)"},
+		{"secret file missing", []string{"--client-secret-file", filepath.Join(dir, "nope")}, nil, "O365SMTP_CLIENT_SECRET_FILE: cannot read"},
+		{"secret file variable missing", nil, map[string]string{"O365SMTP_CLIENT_SECRET_FILE": filepath.Join(dir, "nope")}, "O365SMTP_CLIENT_SECRET_FILE"},
+		{"assertion file missing", []string{"--client-assertion-file", filepath.Join(dir, "nope")}, nil, "(given as --client-assertion-file)"},
+		{"federated token file missing", nil, map[string]string{"AZURE_FEDERATED_TOKEN_FILE": filepath.Join(dir, "nope")}, "AZURE_FEDERATED_TOKEN_FILE"},
+		{"transport", []string{"--transport", "ews"}, nil, "smtp, graph or auto"},
+		{"two credential variables", nil, map[string]string{"O365SMTP_CLIENT_SECRET": "s", "O365SMTP_MANAGED_IDENTITY": "system"}, "more than one credential"},
+		{"tenant common", []string{"--tenant-id", "common"}, nil, "(given as --tenant-id)"},
 		{"cert not PEM", []string{"--cert-file", notPEM}, nil, "certificate"},
 		{"unknown flag", []string{"--tenant", "x"}, nil, "-tenant"},
 		{"stray argument", []string{"x"}, nil, `"x"`},
@@ -161,13 +187,13 @@ func TestLoadConfigFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeCert(t, dir)
 
-	// CA file: trusted by both the token client and SMTP.
+	// CA file: the library's CAFile, which New trusts for tokens and SMTP.
 	cfg, err := load([]string{"--ca-file", certFile}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.TLSConfig == nil || cfg.TLSConfig.RootCAs == nil || cfg.HTTPClient == nil {
-		t.Fatalf("CA file: TLSConfig %v, HTTPClient %v", cfg.TLSConfig, cfg.HTTPClient)
+	if cfg.CAFile != certFile || cfg.TLSConfig != nil || cfg.HTTPClient != nil {
+		t.Fatalf("CA file: CAFile %q, TLSConfig %v, HTTPClient %v", cfg.CAFile, cfg.TLSConfig, cfg.HTTPClient)
 	}
 
 	// Certificate credential, in two files or in one.

@@ -1,9 +1,19 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/o365smtp/o365smtp"
 	"github.com/o365smtp/o365smtp/o365smtptest"
@@ -224,7 +234,10 @@ func TestVerifyFailures(t *testing.T) {
 func TestVerifyConfigError(t *testing.T) {
 	srv := newEmulator(t)
 	env := clientEnv(t, srv)
-	env["O365SMTP_TENANT_ID"] = "common"
+	// Well-formed, so the reading of the environment takes it, but not RSA,
+	// which New requires.
+	delete(env, "O365SMTP_CLIENT_SECRET")
+	env["O365SMTP_CERT_FILE"] = writeECDSACert(t)
 
 	res := runBinary(t, env, "verify")
 	if res.code != 1 {
@@ -242,7 +255,7 @@ func TestVerifyConfigError(t *testing.T) {
 	}
 
 	delete(env, "O365SMTP_TENANT_ID")
-	delete(env, "O365SMTP_CLIENT_SECRET")
+	delete(env, "O365SMTP_CERT_FILE")
 	res = runBinary(t, env, "verify")
 	if res.code != 2 {
 		t.Fatalf("verify without tenant and credential: exit %d, want 2\n%v", res.code, res)
@@ -251,6 +264,67 @@ func TestVerifyConfigError(t *testing.T) {
 		if !strings.Contains(res.stderr, want) {
 			t.Errorf("the usage error does not mention %s:\n%s", want, res.stderr)
 		}
+	}
+}
+
+// writeECDSACert writes a self-signed ECDSA certificate and its key to one
+// PEM file.
+func writeECDSACert(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "o365smtp test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ecdsa.pem")
+	b := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestVerifyTransport: --transport and O365SMTP_TRANSPORT flow into the
+// Config; New refuses graph and auto in this version, which verify reports
+// as a failed config step with the library's hint (exit 1).
+func TestVerifyTransport(t *testing.T) {
+	srv := newEmulator(t)
+	env := clientEnv(t, srv)
+	if res := runInProcess(t, env, "verify", "--transport", "smtp"); res.code != 0 {
+		t.Errorf("verify --transport smtp: %v", res)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--transport", "graph"}, "", "Transport graph is not implemented yet"},
+		{nil, "auto", "Transport auto is not implemented yet"},
+		{[]string{"--transport=graph"}, "smtp", "Transport graph is not implemented yet"},
+	} {
+		env["O365SMTP_TRANSPORT"] = tc.env
+		res := runInProcess(t, env, append([]string{"verify", "--json"}, tc.args...)...)
+		if res.code != 1 {
+			t.Errorf("verify %q with O365SMTP_TRANSPORT=%q: exit %d, want 1\n%v", tc.args, tc.env, res.code, res)
+			continue
+		}
+		r, _ := parseReport(t, res.stdout)
+		if f := firstFailure(r); f == nil || f.Name != "config" || f.Detail != tc.want || !strings.Contains(f.Hint, "not implemented yet") {
+			t.Errorf("verify %q with O365SMTP_TRANSPORT=%q: %+v, want a failed config step %q with the library's hint", tc.args, tc.env, f, tc.want)
+		}
+	}
+	env["O365SMTP_TRANSPORT"] = "ews"
+	if res := runInProcess(t, env, "verify"); res.code != 2 || !strings.Contains(res.stderr, "O365SMTP_TRANSPORT") || !strings.Contains(res.stderr, "hint: ") {
+		t.Errorf("verify with O365SMTP_TRANSPORT=ews: %v, want exit 2 naming the variable, with a hint", res)
 	}
 }
 
