@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -137,6 +140,17 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
+// refusedTransports ask for a transport that New refuses in this version:
+// by flag, by variable, and by flag over the variable.
+var refusedTransports = []struct {
+	args           []string
+	env, transport string
+}{
+	{[]string{"--transport", "graph"}, "", "graph"},
+	{nil, "auto", "auto"},
+	{[]string{"--transport=graph"}, "smtp", "graph"},
+}
+
 func TestRefuseSecrets(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.String("subject", "", "")
@@ -170,17 +184,45 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "o365smtp test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	certPEM, keyPEM := selfSigned(t, key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, certPEM, 0o644)
+	os.WriteFile(keyFile, keyPEM, 0o600)
+	return certFile, keyFile
+}
+
+// writeECDSACert writes a self-signed ECDSA certificate and its key to one
+// PEM file: well-formed, but not the RSA key New requires.
+func writeECDSACert(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	return certFile, keyFile
+	certPEM, keyPEM := selfSigned(t, key)
+	file := filepath.Join(t.TempDir(), "ecdsa.pem")
+	if err := os.WriteFile(file, append(certPEM, keyPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// selfSigned returns a self-signed CA certificate for key and the key, as
+// PEM.
+func selfSigned(t *testing.T, key crypto.Signer) (certPEM, keyPEM []byte) {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "o365smtp test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 }
 
 func TestLoadConfigFiles(t *testing.T) {

@@ -158,10 +158,7 @@ func TestSendUsage(t *testing.T) {
 func TestSendTransport(t *testing.T) {
 	srv := newEmulator(t)
 	env := clientEnv(t, srv)
-	for _, tc := range []struct {
-		args []string
-		env  string
-	}{{[]string{"--transport", "graph"}, ""}, {nil, "auto"}, {[]string{"--transport", "graph"}, "smtp"}} {
+	for _, tc := range refusedTransports {
 		env["O365SMTP_TRANSPORT"] = tc.env
 		res := runInProcess(t, env, append([]string{"send", "--to", "someone@example.com"}, tc.args...)...)
 		if res.code != 1 || !strings.Contains(res.stderr, "send: failed: config") || !strings.Contains(res.stderr, "is not implemented yet") ||

@@ -143,10 +143,7 @@ func TestSetupScriptTransport(t *testing.T) {
 	if res := runInProcess(t, env, "setup-script", "--transport", "smtp"); res.code != 0 {
 		t.Errorf("setup-script --transport smtp: %v", res)
 	}
-	for _, tc := range []struct {
-		args []string
-		env  string
-	}{{[]string{"--transport", "graph"}, ""}, {nil, "auto"}, {[]string{"--transport=graph"}, "smtp"}} {
+	for _, tc := range refusedTransports {
 		env["O365SMTP_TRANSPORT"] = tc.env
 		res := runInProcess(t, env, append([]string{"setup-script"}, tc.args...)...)
 		if res.code != 1 || !strings.Contains(res.stderr, "not written yet") || res.stdout != "" {
