@@ -224,3 +224,77 @@ func ExampleConfig_clientAssertion() {
 	// Output:
 	// client_assertion true
 }
+
+// The ten lines of "Embedding in five minutes": the configuration is the
+// environment. Here the emulator stands in for Microsoft 365, and
+// setEmulatorEnv sets the variables that `o365smtp emulate --env-file`
+// writes; in production they hold your tenant's values, or a pod with AKS
+// workload identity sets only O365SMTP_MAILBOX.
+func ExampleConfigFromEnv() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	defer setEmulatorEnv(srv)()
+
+	cfg, err := o365smtp.ConfigFromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	sender, err := o365smtp.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sender.Close()
+	msg := mail.NewMsg()
+	msg.To("someone@example.com")
+	msg.Subject("Hello")
+	msg.SetBodyString(mail.TypeTextPlain, "Sent with ConfigFromEnv, New and Send.")
+	fmt.Println(sender.Send(context.Background(), msg), len(srv.Messages()))
+	// Output:
+	// <nil> 1
+}
+
+// setEmulatorEnv sets the variables ConfigFromEnv reads to srv's settings,
+// and every other one to empty, as 'o365smtp emulate --env-file' would; the
+// function it returns restores them.
+func setEmulatorEnv(srv *o365smtptest.Server) (restore func()) {
+	dir, err := os.MkdirTemp("", "o365smtp-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ca := dir + "/ca.pem"
+	if err := os.WriteFile(ca, srv.CACertPEM(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	cfg := srv.Config()
+	env := map[string]string{
+		"O365SMTP_TENANT_ID": srv.TenantID, "O365SMTP_CLIENT_ID": srv.ClientID,
+		"O365SMTP_CLIENT_SECRET": srv.ClientSecret, "O365SMTP_MAILBOX": srv.Mailbox,
+		"O365SMTP_HOST": cfg.Host, "O365SMTP_PORT": fmt.Sprint(cfg.Port), "O365SMTP_SECURITY": cfg.Security.String(),
+		"O365SMTP_AUTHORITY_HOST": cfg.AuthorityHost, "O365SMTP_SCOPE": cfg.Scope, "O365SMTP_CA_FILE": ca,
+	}
+	for _, k := range []string{"O365SMTP_CLIENT_SECRET_FILE", "O365SMTP_CERT_FILE", "O365SMTP_KEY_FILE",
+		"O365SMTP_CLIENT_ASSERTION_FILE", "O365SMTP_MANAGED_IDENTITY", "O365SMTP_CLOUD", "O365SMTP_TRANSPORT",
+		"O365SMTP_GRAPH_URL", "O365SMTP_GRAPH_SCOPE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
+		"AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"} {
+		env[k] = ""
+	}
+	old := map[string]*string{}
+	for k, v := range env {
+		if o, ok := os.LookupEnv(k); ok {
+			old[k] = &o
+		} else {
+			old[k] = nil
+		}
+		os.Setenv(k, v)
+	}
+	return func() {
+		for k, o := range old {
+			if o != nil {
+				os.Setenv(k, *o)
+			} else {
+				os.Unsetenv(k)
+			}
+		}
+		os.RemoveAll(dir)
+	}
+}

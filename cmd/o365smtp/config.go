@@ -1,25 +1,22 @@
 package main
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"strconv"
+	"regexp"
 	"strings"
-	"time"
 
 	"github.com/o365smtp/o365smtp"
 )
 
 // setting is one configuration value: its flag (empty for secrets, which have
-// none) and its environment variable.
+// none, and for the Azure workload identity variables) and its environment
+// variable. o365smtp.ConfigFromLookup reads the variables; the flags stand in
+// for them.
 type setting struct {
 	flag, env, help string
 	credential      bool // a credential: a credential flag replaces every credential variable
@@ -35,13 +32,21 @@ var settings = []setting{
 	{"cert-file", "O365SMTP_CERT_FILE", "PEM `file` of the certificate credential (RSA); may also hold the key", true},
 	{"key-file", "O365SMTP_KEY_FILE", "PEM `file` of the certificate credential's private key", true},
 	{"client-assertion-file", "O365SMTP_CLIENT_ASSERTION_FILE", "`file` holding a federated credential (JWT), re-read for each token, e.g. $AZURE_FEDERATED_TOKEN_FILE", true},
+	{"managed-identity", "O365SMTP_MANAGED_IDENTITY", "managed identity credential: system, or the client `ID` of a user-assigned one", true},
 	{"host", "O365SMTP_HOST", "SMTP `host` (default per cloud: smtp.office365.com)", false},
 	{"port", "O365SMTP_PORT", "SMTP `port` (default 587; 465 with --security tls)", false},
 	{"security", "O365SMTP_SECURITY", "`mode`: auto, starttls or tls (default auto)", false},
 	{"cloud", "O365SMTP_CLOUD", "`cloud`: global, gcchigh, dod or china (default global)", false},
 	{"authority-host", "O365SMTP_AUTHORITY_HOST", "login host `URL` (default per cloud: https://login.microsoftonline.com)", false},
 	{"scope", "O365SMTP_SCOPE", "token `scope` (default per cloud: https://outlook.office365.com/.default)", false},
-	{"ca-file", "O365SMTP_CA_FILE", "PEM `file` of CA certificates trusted in addition to the system's (token endpoint and SMTP)", false},
+	{"ca-file", "O365SMTP_CA_FILE", "PEM `file` of CA certificates trusted in addition to the system's (token endpoint, SMTP and Graph)", false},
+	{"transport", "O365SMTP_TRANSPORT", "`transport`: smtp, graph or auto (default smtp)", false},
+	{"graph-url", "O365SMTP_GRAPH_URL", "Microsoft Graph base `URL` (default per cloud: https://graph.microsoft.com)", false},
+	{"graph-scope", "O365SMTP_GRAPH_SCOPE", "Graph token `scope` (default per cloud: https://graph.microsoft.com/.default)", false},
+	{"", "AZURE_TENANT_ID", "workload identity: the tenant ID, when O365SMTP_TENANT_ID is absent", false},
+	{"", "AZURE_CLIENT_ID", "workload identity: the client ID, when O365SMTP_CLIENT_ID is absent", false},
+	{"", "AZURE_FEDERATED_TOKEN_FILE", "workload identity: the federated credential, when no other credential is set", true},
+	{"", "AZURE_AUTHORITY_HOST", "workload identity: the login host, when O365SMTP_AUTHORITY_HOST and O365SMTP_CLOUD are absent", false},
 }
 
 // secretFlags are flags that would carry a secret on the command line; they
@@ -54,22 +59,18 @@ var secretFlags = map[string]bool{
 
 // usageError is a problem with the command line or the environment that the
 // user must fix before anything is tried: exit status 2.
-type usageError struct{ msg string }
+type usageError struct{ msg, hint string }
 
 func (e *usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
-
-// maxFileSize bounds the files the command reads itself.
-const maxFileSize = 1 << 20
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
 
 // loadConfig registers the configuration flags on fs, parses args and returns
-// the Config from the flags and, for flags that are absent, from getenv. It
-// does no network I/O and calls nothing in the library that could; it reads
-// the CA, certificate and key files. Every error is a *usageError, or
+// the Config that o365smtp.ConfigFromLookup reads from getenv with the flags
+// given in place of their variables. It does no network I/O; it reads the
+// files the flags and variables name. Every error is a *usageError, or
 // flag.ErrHelp.
 func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (o365smtp.Config, error) {
-	var cfg o365smtp.Config
 	vals := make(map[string]*string, len(settings))
 	for _, s := range settings {
 		if s.flag != "" {
@@ -77,108 +78,61 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (o3
 		}
 	}
 	if err := parseFlags(fs, args); err != nil {
-		return cfg, err
+		return o365smtp.Config{}, err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	given := map[string]string{} // variable -> the value of its flag
 	credFlag := false
-	for _, s := range settings {
-		if s.credential && set[s.flag] {
-			credFlag = true
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.flag == f.Name {
+				given[s.env] = *vals[s.flag]
+				credFlag = credFlag || s.credential
+			}
 		}
-	}
-	get := func(s setting) string {
-		if s.flag != "" && set[s.flag] {
-			return *vals[s.flag]
+	})
+	cfg, err := o365smtp.ConfigFromLookup(func(k string) string {
+		if v, ok := given[k]; ok {
+			return v
 		}
-		if s.credential && credFlag {
+		if credFlag && isCredential(k) {
 			return ""
 		}
-		return getenv(s.env)
-	}
-	v := map[string]string{}
-	for _, s := range settings {
-		v[s.env] = get(s)
-	}
-
-	cfg.TenantID = strings.TrimSpace(v["O365SMTP_TENANT_ID"])
-	cfg.ClientID = strings.TrimSpace(v["O365SMTP_CLIENT_ID"])
-	cfg.Mailbox = strings.TrimSpace(v["O365SMTP_MAILBOX"])
-	cfg.ClientSecret = v["O365SMTP_CLIENT_SECRET"] // as is: New reports stray whitespace without echoing it
-	cfg.ClientSecretFile = v["O365SMTP_CLIENT_SECRET_FILE"]
-	cfg.Host = strings.TrimSpace(v["O365SMTP_HOST"])
-	cfg.AuthorityHost = strings.TrimSpace(v["O365SMTP_AUTHORITY_HOST"])
-	cfg.Scope = strings.TrimSpace(v["O365SMTP_SCOPE"])
-
-	if p := strings.TrimSpace(v["O365SMTP_PORT"]); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return cfg, usagef("port %q is not a port number (1-65535) (--port, O365SMTP_PORT)", p)
-		}
-		cfg.Port = n
-	}
-	if err := cfg.Security.UnmarshalText([]byte(v["O365SMTP_SECURITY"])); err != nil {
-		return cfg, usagef("security %q: want auto, starttls or tls (--security, O365SMTP_SECURITY)", v["O365SMTP_SECURITY"])
-	}
-	if err := cfg.Cloud.UnmarshalText([]byte(v["O365SMTP_CLOUD"])); err != nil {
-		return cfg, usagef("cloud %q: want global, gcchigh, dod or china (--cloud, O365SMTP_CLOUD)", v["O365SMTP_CLOUD"])
-	}
-
-	if f := v["O365SMTP_CA_FILE"]; f != "" {
-		pem, err := readFile(f)
-		if err != nil {
-			return cfg, usagef("CA file (--ca-file, O365SMTP_CA_FILE): %v", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return cfg, usagef("CA file %q (--ca-file, O365SMTP_CA_FILE) holds no PEM certificate", f)
-		}
-		cfg.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		cfg.HTTPClient = &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	}
-
-	certFile, keyFile := v["O365SMTP_CERT_FILE"], v["O365SMTP_KEY_FILE"]
-	switch {
-	case keyFile != "" && certFile == "":
-		return cfg, usagef("a key file is set (--key-file, O365SMTP_KEY_FILE) without a certificate file (--cert-file, O365SMTP_CERT_FILE)")
-	case certFile != "":
-		if keyFile == "" {
-			keyFile = certFile // one PEM file with both
-		}
-		certPEM, err := readFile(certFile)
-		if err != nil {
-			return cfg, usagef("certificate file (--cert-file, O365SMTP_CERT_FILE): %v", err)
-		}
-		keyPEM, err := readFile(keyFile)
-		if err != nil {
-			return cfg, usagef("key file (--key-file, O365SMTP_KEY_FILE): %v", err)
-		}
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			return cfg, usagef("certificate %q with key %q: %v", certFile, keyFile, err)
-		}
-		cfg.Certificate = &cert
-	}
-
-	if f := v["O365SMTP_CLIENT_ASSERTION_FILE"]; f != "" {
-		cfg.ClientAssertion = func(context.Context) (string, error) {
-			b, err := readFile(f)
-			if err != nil {
-				return "", err
-			}
-			a := strings.TrimSpace(string(b))
-			if a == "" {
-				return "", fmt.Errorf("client assertion file %q is empty", f)
-			}
-			return a, nil
-		}
+		return getenv(k)
+	})
+	if err != nil {
+		return cfg, configUsageError(err, given)
 	}
 	return cfg, nil
+}
+
+// isCredential reports whether the variable env is a credential.
+func isCredential(env string) bool {
+	for _, s := range settings {
+		if s.env == env {
+			return s.credential
+		}
+	}
+	return false
+}
+
+// configUsageError turns an error of o365smtp.ConfigFromLookup, which names
+// a variable, into a usage error that also names the flag given for it.
+func configUsageError(err error, given map[string]string) error {
+	ue := &usageError{msg: err.Error()}
+	var e *o365smtp.Error
+	if errors.As(err, &e) {
+		ue.msg, ue.hint = e.Message, e.Hint
+	}
+	var flags []string
+	for _, s := range settings {
+		if _, ok := given[s.env]; ok && regexp.MustCompile(`\b`+s.env+`\b`).MatchString(ue.msg) {
+			flags = append(flags, "--"+s.flag)
+		}
+	}
+	if len(flags) > 0 {
+		ue.msg += " (given as " + strings.Join(flags, ", ") + ")"
+	}
+	return ue
 }
 
 // parseFlags parses args into fs after refusing secrets on the command line.
@@ -193,7 +147,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if err != nil {
-		return &usageError{err.Error()}
+		return &usageError{msg: err.Error()}
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -251,48 +205,28 @@ func readRegular(name string) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-// readFile reads a regular file of at most maxFileSize bytes.
-func readFile(name string) ([]byte, error) {
-	if err := checkRegular(name); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
-	}
-	return b, nil
-}
-
 // missingSettings names the settings a Sender needs that cfg lacks, with the
 // flag and variable that set them.
 func missingSettings(cfg o365smtp.Config) []string {
 	var m []string
 	if cfg.TenantID == "" {
-		m = append(m, "tenant ID (--tenant-id or O365SMTP_TENANT_ID)")
+		m = append(m, "tenant ID (--tenant-id, O365SMTP_TENANT_ID or AZURE_TENANT_ID)")
 	}
 	if cfg.ClientID == "" {
-		m = append(m, "client ID (--client-id or O365SMTP_CLIENT_ID)")
+		m = append(m, "client ID (--client-id, O365SMTP_CLIENT_ID or AZURE_CLIENT_ID)")
 	}
 	if cfg.Mailbox == "" {
 		m = append(m, "mailbox (--mailbox or O365SMTP_MAILBOX)")
 	}
 	if !hasCredential(cfg) {
-		m = append(m, "a credential (O365SMTP_CLIENT_SECRET, --client-secret-file, --cert-file or --client-assertion-file)")
+		m = append(m, "a credential (O365SMTP_CLIENT_SECRET, --client-secret-file, --cert-file, --client-assertion-file, --managed-identity or AZURE_FEDERATED_TOKEN_FILE)")
 	}
 	return m
 }
 
 func hasCredential(cfg o365smtp.Config) bool {
 	return cfg.ClientSecret != "" || cfg.ClientSecretFile != "" || cfg.Certificate != nil ||
-		cfg.ClientAssertion != nil || cfg.TokenSource != nil
+		cfg.ClientAssertion != nil || cfg.TokenSource != nil || cfg.ManagedIdentity != ""
 }
 
 // newFlagSet returns a FlagSet whose usage text lists its flags and, if
@@ -307,16 +241,29 @@ func newFlagSet(name, synopsis, description string, withEnv bool) *flag.FlagSet 
 			fmt.Fprint(w, "\nEnvironment (used when the flag is absent; a credential flag replaces every credential variable):\n")
 			for _, s := range settings {
 				fl := "(no flag: other processes can read a command line)"
-				if s.flag != "" {
+				switch {
+				case strings.HasPrefix(s.env, "AZURE_"):
+					fl = "(" + s.help + ")"
+				case s.flag != "":
 					fl = "--" + s.flag
 				}
 				fmt.Fprintf(w, "  %-31s %s\n", s.env, fl)
 			}
 		}
-		fmt.Fprint(w, "\nExit status: 0 success, 1 failure, 2 usage error.\n")
+		fmt.Fprint(w, "\n"+exitStatusHelp)
 	}
 	return fs
 }
+
+// exitStatusHelp documents the exit statuses, for every --help.
+const exitStatusHelp = `Exit status:
+  0  success (verify: every step passed or warned)
+  1  failure: the check, the send or the token request failed, or the library
+     refused the configuration (printed with its hint)
+  2  usage error: an unknown command or flag, a malformed value, a secret on
+     the command line, a required setting missing, or a file named by a flag
+     or variable that cannot be read (or, for emulate, written)
+`
 
 // parseOutcome turns the error of loadConfig or parseFlags into an exit
 // status, printing help or the error. ok is false when the command must stop.
@@ -330,6 +277,10 @@ func parseOutcome(fs *flag.FlagSet, err error, stdout, stderr io.Writer) (code i
 		return exitOK, false
 	}
 	fmt.Fprintf(stderr, "o365smtp %s: %v\n", fs.Name(), err)
+	var ue *usageError
+	if errors.As(err, &ue) && ue.hint != "" {
+		fmt.Fprintf(stderr, "hint: %s\n", indent(ue.hint, "      "))
+	}
 	fmt.Fprintf(stderr, "Run 'o365smtp %s --help' for usage.\n", fs.Name())
 	return exitUsage, false
 }
@@ -366,4 +317,31 @@ func printError(w io.Writer, prefix string, err error) {
 // indent indents every line of s but the first with prefix.
 func indent(s, prefix string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
+
+// openSender is the configuration step of the commands that send or check:
+// it parses args into fs with the configuration flags, runs check (for the
+// command's own flags; its error is a usage error), requires the settings a
+// Sender needs, and makes the Sender, logging to stderr if *verbose. When it
+// returns no Sender the command exits with code: refused prints New's
+// error and returns the code for it.
+func openSender(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, getenv func(string) string,
+	verbose *bool, check func() error, refused func(error) int) (sender *o365smtp.Sender, code int) {
+	cfg, err := loadConfig(fs, args, getenv)
+	if err == nil && check != nil {
+		err = check()
+	}
+	if code, ok := parseOutcome(fs, err, stdout, stderr); !ok {
+		return nil, code
+	}
+	if m := missingSettings(cfg); len(m) > 0 {
+		return nil, missingOutcome(fs, m, stderr)
+	}
+	if *verbose {
+		cfg.Logger = debugLogger(stderr)
+	}
+	if sender, err = o365smtp.New(cfg); err != nil {
+		return nil, refused(err)
+	}
+	return sender, exitOK
 }

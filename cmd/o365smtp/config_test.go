@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -66,12 +69,31 @@ func TestLoadConfig(t *testing.T) {
 
 	// A credential flag replaces every credential from the environment.
 	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("file-secret\n"), 0o600)
 	cfg, err = load([]string{"--client-secret-file", secretFile}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.ClientSecret != "" || cfg.ClientSecretFile != secretFile {
 		t.Errorf("credential flag: ClientSecret %q, ClientSecretFile %q", cfg.ClientSecret, cfg.ClientSecretFile)
+	}
+	// ... and the workload identity's federated token file too.
+	env["AZURE_FEDERATED_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
+	if cfg, err = load([]string{"--client-secret-file", secretFile}, env); err != nil || cfg.ClientAssertion != nil {
+		t.Errorf("credential flag with AZURE_FEDERATED_TOKEN_FILE set: ClientAssertion set %v, %v", cfg.ClientAssertion != nil, err)
+	}
+
+	// The library's reading of the environment: the transport, and the
+	// workload identity fallback.
+	cfg, err = load([]string{"--transport", "graph"}, map[string]string{"AZURE_TENANT_ID": "fabrikam.onmicrosoft.com", "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Transport != o365smtp.TransportGraph || cfg.TenantID != "fabrikam.onmicrosoft.com" || cfg.AuthorityHost != "https://login.microsoftonline.com" {
+		t.Errorf("--transport and AZURE_*: Transport %v, TenantID %q, AuthorityHost %q", cfg.Transport, cfg.TenantID, cfg.AuthorityHost)
+	}
+	if cfg, err = load(nil, map[string]string{"O365SMTP_TRANSPORT": "auto"}); err != nil || cfg.Transport != o365smtp.TransportAuto {
+		t.Errorf("O365SMTP_TRANSPORT=auto: %v, %v", cfg.Transport, err)
 	}
 }
 
@@ -93,7 +115,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"CA missing", []string{"--ca-file", filepath.Join(dir, "nope")}, nil, "--ca-file"},
 		{"CA directory", nil, map[string]string{"O365SMTP_CA_FILE": dir}, "not a regular file"},
 		{"CA not PEM", []string{"--ca-file", notPEM}, nil, "no PEM certificate"},
-		{"key without cert", []string{"--key-file", notPEM}, nil, "without a certificate"},
+		{"key without cert", []string{"--key-file", notPEM}, nil, "without O365SMTP_CERT_FILE (given as --key-file)"},
+		{"secret file missing", []string{"--client-secret-file", filepath.Join(dir, "nope")}, nil, "O365SMTP_CLIENT_SECRET_FILE: cannot read"},
+		{"secret file variable missing", nil, map[string]string{"O365SMTP_CLIENT_SECRET_FILE": filepath.Join(dir, "nope")}, "O365SMTP_CLIENT_SECRET_FILE"},
+		{"assertion file missing", []string{"--client-assertion-file", filepath.Join(dir, "nope")}, nil, "(given as --client-assertion-file)"},
+		{"federated token file missing", nil, map[string]string{"AZURE_FEDERATED_TOKEN_FILE": filepath.Join(dir, "nope")}, "AZURE_FEDERATED_TOKEN_FILE"},
+		{"transport", []string{"--transport", "ews"}, nil, "smtp, graph or auto"},
+		{"two credential variables", nil, map[string]string{"O365SMTP_CLIENT_SECRET": "s", "O365SMTP_MANAGED_IDENTITY": "system"}, "more than one credential"},
+		{"tenant common", []string{"--tenant-id", "common"}, nil, "(given as --tenant-id)"},
 		{"cert not PEM", []string{"--cert-file", notPEM}, nil, "certificate"},
 		{"unknown flag", []string{"--tenant", "x"}, nil, "-tenant"},
 		{"stray argument", []string{"x"}, nil, `"x"`},
@@ -109,6 +138,17 @@ func TestLoadConfigErrors(t *testing.T) {
 	if _, err := load([]string{"--help"}, nil); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v, want flag.ErrHelp", err)
 	}
+}
+
+// refusedTransports ask for a transport that New refuses in this version:
+// by flag, by variable, and by flag over the variable.
+var refusedTransports = []struct {
+	args           []string
+	env, transport string
+}{
+	{[]string{"--transport", "graph"}, "", "graph"},
+	{nil, "auto", "auto"},
+	{[]string{"--transport=graph"}, "smtp", "graph"},
 }
 
 func TestRefuseSecrets(t *testing.T) {
@@ -144,30 +184,58 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "o365smtp test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	certPEM, keyPEM := selfSigned(t, key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, certPEM, 0o644)
+	os.WriteFile(keyFile, keyPEM, 0o600)
+	return certFile, keyFile
+}
+
+// writeECDSACert writes a self-signed ECDSA certificate and its key to one
+// PEM file: well-formed, but not the RSA key New requires.
+func writeECDSACert(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	return certFile, keyFile
+	certPEM, keyPEM := selfSigned(t, key)
+	file := filepath.Join(t.TempDir(), "ecdsa.pem")
+	if err := os.WriteFile(file, append(certPEM, keyPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// selfSigned returns a self-signed CA certificate for key and the key, as
+// PEM.
+func selfSigned(t *testing.T, key crypto.Signer) (certPEM, keyPEM []byte) {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "o365smtp test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 }
 
 func TestLoadConfigFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeCert(t, dir)
 
-	// CA file: trusted by both the token client and SMTP.
+	// CA file: the library's CAFile, which New trusts for tokens and SMTP.
 	cfg, err := load([]string{"--ca-file", certFile}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.TLSConfig == nil || cfg.TLSConfig.RootCAs == nil || cfg.HTTPClient == nil {
-		t.Fatalf("CA file: TLSConfig %v, HTTPClient %v", cfg.TLSConfig, cfg.HTTPClient)
+	if cfg.CAFile != certFile || cfg.TLSConfig != nil || cfg.HTTPClient != nil {
+		t.Fatalf("CA file: CAFile %q, TLSConfig %v, HTTPClient %v", cfg.CAFile, cfg.TLSConfig, cfg.HTTPClient)
 	}
 
 	// Certificate credential, in two files or in one.

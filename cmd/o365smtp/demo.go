@@ -14,7 +14,7 @@ import (
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := newFlagSet("demo", "[--verbose]", `
+	fs := newFlagSet("demo", "[--verbose] [--timeout D]", `
 Demo starts the emulator of Entra ID and Exchange Online in this process, on
 loopback, and sends one message to it through the real path: a token from the
 emulated token endpoint, a connection, STARTTLS, AUTH XOAUTH2 as the mailbox

@@ -93,8 +93,7 @@ Scenarios (--scenario):
 		defer os.Remove(ca)
 	}
 	if err := os.WriteFile(ca, srv.CACertPEM(), 0o644); err != nil {
-		fmt.Fprintf(stderr, "emulate: CA file: %v\n", err)
-		return exitFailure
+		return usageOutcome(fs, stderr, "--ca-file: %v", err)
 	}
 	if abs, err := filepath.Abs(ca); err == nil {
 		ca = abs
@@ -106,8 +105,7 @@ Scenarios (--scenario):
 	// accepted from now on: the env file may appear.
 	if *envFile != "" {
 		if err := writeEnvFile(*envFile, env); err != nil {
-			fmt.Fprintf(stderr, "emulate: env file: %v\n", err)
-			return exitFailure
+			return usageOutcome(fs, stderr, "--env-file: %v", err)
 		}
 	}
 

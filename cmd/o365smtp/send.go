@@ -28,25 +28,16 @@ prints the kind of failure, the server's reply and what to change.`, true)
 	fs.Var(&attach, "attach", "attach `file` (repeatable)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this `duration`")
 	verbose := fs.Bool("verbose", false, "log the protocol (authentication redacted) to stderr")
-	cfg, err := loadConfig(fs, args, getenv)
-	if code, ok := parseOutcome(fs, err, stdout, stderr); !ok {
-		return code
-	}
-	msg, err := buildMessage(to, cc, *from, *subject, *body, *bodyFile, *html, attach, isSet(fs, "body"))
-	if code, ok := parseOutcome(fs, err, stdout, stderr); !ok {
-		return code
-	}
-	if m := missingSettings(cfg); len(m) > 0 {
-		return missingOutcome(fs, m, stderr)
-	}
-	if *verbose {
-		cfg.Logger = debugLogger(stderr)
-	}
-
-	sender, err := o365smtp.New(cfg)
-	if err != nil {
+	var msg *mail.Msg
+	sender, code := openSender(fs, args, stdout, stderr, getenv, verbose, func() (err error) {
+		msg, err = buildMessage(to, cc, *from, *subject, *body, *bodyFile, *html, attach, isSet(fs, "body"))
+		return err
+	}, func(err error) int {
 		printError(stderr, "send: failed", err)
 		return exitFailure
+	})
+	if sender == nil {
+		return code
 	}
 	defer sender.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

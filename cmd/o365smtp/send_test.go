@@ -151,3 +151,26 @@ func TestSendUsage(t *testing.T) {
 		t.Errorf("the emulator received %d messages", n)
 	}
 }
+
+// TestSendTransport: --transport and O365SMTP_TRANSPORT flow into the
+// Config; New refuses graph and auto in this version, and send prints the
+// library's error and hint (exit 1) and sends nothing.
+func TestSendTransport(t *testing.T) {
+	srv := newEmulator(t)
+	env := clientEnv(t, srv)
+	for _, tc := range refusedTransports {
+		env["O365SMTP_TRANSPORT"] = tc.env
+		res := runInProcess(t, env, append([]string{"send", "--to", "someone@example.com"}, tc.args...)...)
+		if res.code != 1 || !strings.Contains(res.stderr, "send: failed: config") || !strings.Contains(res.stderr, "is not implemented yet") ||
+			!strings.Contains(res.stderr, "hint: This setting is part of the next o365smtp release") {
+			t.Errorf("send %q with O365SMTP_TRANSPORT=%q: %v, want exit 1 with the library's error and hint", tc.args, tc.env, res)
+		}
+	}
+	env["O365SMTP_TRANSPORT"] = ""
+	if res := runInProcess(t, env, "send", "--to", "someone@example.com", "--transport", "smtp"); res.code != 0 {
+		t.Errorf("send --transport smtp: %v", res)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("the emulator received %d messages, want the one sent over smtp", n)
+	}
+}

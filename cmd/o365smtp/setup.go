@@ -52,6 +52,10 @@ script is only printed. Without a credential no network is used.`, true)
 	if code, ok := parseOutcome(fs, err, stdout, stderr); !ok {
 		return code
 	}
+	if cfg.Transport != o365smtp.TransportSMTP {
+		fmt.Fprintf(stderr, "setup-script: failed: the script for transport %s is not written yet: this version prints the setup of transport smtp only\n", cfg.Transport)
+		return exitFailure
+	}
 
 	var c claims
 	var tokenNote string // why the oid is unknown, for the script

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/o365smtp/o365smtp"
 )
 
 // psCommand matches the commands setup-script may print.
@@ -100,17 +102,25 @@ func TestSetupScriptTokenFailure(t *testing.T) {
 }
 
 // TestSetupScriptQuoting: values cannot break out of their quotes or their
-// comment line.
+// comment line. The configuration's checks already refuse a line break in an
+// ID; the script's quoting does not rely on them.
 func TestSetupScriptQuoting(t *testing.T) {
 	env := map[string]string{
 		"O365SMTP_MAILBOX":   "o'brien\u2019s@contoso.com",
 		"O365SMTP_CLIENT_ID": "x\nRemove-Mailbox -Identity ceo@contoso.com",
 	}
+	if res := runInProcess(t, env, "setup-script"); res.code != 2 || !strings.Contains(res.stderr, "O365SMTP_CLIENT_ID") {
+		t.Errorf("setup-script with a line break in O365SMTP_CLIENT_ID: %v, want exit 2 naming it", res)
+	}
+	delete(env, "O365SMTP_CLIENT_ID")
 	res := runInProcess(t, env, "setup-script", "--from", "a'b@contoso.com")
 	if res.code != 0 {
 		t.Fatalf("setup-script: %v", res)
 	}
-	for _, line := range strings.Split(res.stdout, "\n") {
+	var b strings.Builder
+	writeSetupScript(&b, o365smtp.Config{ClientID: "x\nRemove-Mailbox -Identity ceo@contoso.com", Mailbox: "m\nRemove-Mailbox x"},
+		claims{OID: "o\nRemove-Mailbox y"}, "", []string{"f\nRemove-Mailbox z"})
+	for _, line := range strings.Split(res.stdout+b.String(), "\n") {
 		if strings.HasPrefix(line, "Remove-Mailbox") {
 			t.Errorf("a value broke out of its line: %q", line)
 		}
@@ -123,6 +133,26 @@ func TestSetupScriptQuoting(t *testing.T) {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, res.stdout)
 		}
+	}
+}
+
+// TestSetupScriptTransport: --transport and O365SMTP_TRANSPORT reach the
+// Config; the script of a transport other than smtp is not written yet.
+func TestSetupScriptTransport(t *testing.T) {
+	env := map[string]string{"O365SMTP_MAILBOX": "notifications@contoso.com"}
+	if res := runInProcess(t, env, "setup-script", "--transport", "smtp"); res.code != 0 {
+		t.Errorf("setup-script --transport smtp: %v", res)
+	}
+	for _, tc := range refusedTransports {
+		env["O365SMTP_TRANSPORT"] = tc.env
+		res := runInProcess(t, env, append([]string{"setup-script"}, tc.args...)...)
+		if res.code != 1 || !strings.Contains(res.stderr, "not written yet") || res.stdout != "" {
+			t.Errorf("setup-script %q with O365SMTP_TRANSPORT=%q: %v, want exit 1 and no script", tc.args, tc.env, res)
+		}
+	}
+	env["O365SMTP_TRANSPORT"] = "ews"
+	if res := runInProcess(t, env, "setup-script"); res.code != 2 || !strings.Contains(res.stderr, "O365SMTP_TRANSPORT") {
+		t.Errorf("setup-script with O365SMTP_TRANSPORT=ews: %v, want exit 2 naming the variable", res)
 	}
 }
 

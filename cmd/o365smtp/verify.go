@@ -25,32 +25,14 @@ Exit status 0 only if every step passed (warnings allowed).`, true)
 	fs.Var(&from, "from", "an `address` the application puts in From, checked for send-as (repeatable)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this `duration`")
 	verbose := fs.Bool("verbose", false, "log the protocol (authentication redacted) to stderr")
-	cfg, err := loadConfig(fs, args, getenv)
-	if code, ok := parseOutcome(fs, err, stdout, stderr); !ok {
-		return code
-	}
-	if m := missingSettings(cfg); len(m) > 0 {
-		return missingOutcome(fs, m, stderr)
-	}
-	if *verbose {
-		cfg.Logger = debugLogger(stderr)
-	}
-
-	sender, err := o365smtp.New(cfg)
-	if err != nil {
+	sender, code := openSender(fs, args, stdout, stderr, getenv, verbose, nil, func(err error) int {
 		// The values were given but the library refused them: the first
 		// check failed. Report it the way Verify reports a failed step.
-		step := o365smtp.Step{Name: "config", Status: o365smtp.StatusFail, Kind: o365smtp.ErrConfig, Detail: err.Error()}
-		var e *o365smtp.Error
-		if errors.As(err, &e) {
-			step.Kind, step.Detail, step.Hint = e.Kind, e.Message, e.Hint
-			if e.Err != nil {
-				step.Detail += ": " + e.Err.Error()
-			}
-		}
-		report := &o365smtp.Report{Steps: []o365smtp.Step{step}}
-		printReport(stdout, report, *asJSON)
+		printReport(stdout, &o365smtp.Report{Steps: []o365smtp.Step{configStep(err)}}, *asJSON)
 		return exitFailure
+	})
+	if sender == nil {
+		return code
 	}
 	defer sender.Close()
 
@@ -62,6 +44,19 @@ Exit status 0 only if every step passed (warnings allowed).`, true)
 		return exitOK
 	}
 	return exitFailure
+}
+
+// configStep is the failed config step of New's refusal err.
+func configStep(err error) o365smtp.Step {
+	step := o365smtp.Step{Name: "config", Status: o365smtp.StatusFail, Kind: o365smtp.ErrConfig, Detail: err.Error()}
+	var e *o365smtp.Error
+	if errors.As(err, &e) {
+		step.Kind, step.Detail, step.Hint = e.Kind, e.Message, e.Hint
+		if e.Err != nil {
+			step.Detail += ": " + e.Err.Error()
+		}
+	}
+	return step
 }
 
 // missingOutcome reports settings a Sender needs that are not set.

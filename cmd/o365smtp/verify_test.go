@@ -224,7 +224,10 @@ func TestVerifyFailures(t *testing.T) {
 func TestVerifyConfigError(t *testing.T) {
 	srv := newEmulator(t)
 	env := clientEnv(t, srv)
-	env["O365SMTP_TENANT_ID"] = "common"
+	// Well-formed, so the reading of the environment takes it, but not RSA,
+	// which New requires.
+	delete(env, "O365SMTP_CLIENT_SECRET")
+	env["O365SMTP_CERT_FILE"] = writeECDSACert(t)
 
 	res := runBinary(t, env, "verify")
 	if res.code != 1 {
@@ -242,7 +245,7 @@ func TestVerifyConfigError(t *testing.T) {
 	}
 
 	delete(env, "O365SMTP_TENANT_ID")
-	delete(env, "O365SMTP_CLIENT_SECRET")
+	delete(env, "O365SMTP_CERT_FILE")
 	res = runBinary(t, env, "verify")
 	if res.code != 2 {
 		t.Fatalf("verify without tenant and credential: exit %d, want 2\n%v", res.code, res)
@@ -251,6 +254,33 @@ func TestVerifyConfigError(t *testing.T) {
 		if !strings.Contains(res.stderr, want) {
 			t.Errorf("the usage error does not mention %s:\n%s", want, res.stderr)
 		}
+	}
+}
+
+// TestVerifyTransport: --transport and O365SMTP_TRANSPORT flow into the
+// Config; New refuses graph and auto in this version, which verify reports
+// as a failed config step with the library's hint (exit 1).
+func TestVerifyTransport(t *testing.T) {
+	srv := newEmulator(t)
+	env := clientEnv(t, srv)
+	if res := runInProcess(t, env, "verify", "--transport", "smtp"); res.code != 0 {
+		t.Errorf("verify --transport smtp: %v", res)
+	}
+	for _, tc := range refusedTransports {
+		env["O365SMTP_TRANSPORT"] = tc.env
+		res := runInProcess(t, env, append([]string{"verify", "--json"}, tc.args...)...)
+		if res.code != 1 {
+			t.Errorf("verify %q with O365SMTP_TRANSPORT=%q: exit %d, want 1\n%v", tc.args, tc.env, res.code, res)
+			continue
+		}
+		r, _ := parseReport(t, res.stdout)
+		if f := firstFailure(r); f == nil || f.Name != "config" || f.Detail != "Transport "+tc.transport+" is not implemented yet" || !strings.Contains(f.Hint, "not implemented yet") {
+			t.Errorf("verify %q with O365SMTP_TRANSPORT=%q: %+v, want a failed config step with the library's hint", tc.args, tc.env, f)
+		}
+	}
+	env["O365SMTP_TRANSPORT"] = "ews"
+	if res := runInProcess(t, env, "verify"); res.code != 2 || !strings.Contains(res.stderr, "O365SMTP_TRANSPORT") || !strings.Contains(res.stderr, "hint: ") {
+		t.Errorf("verify with O365SMTP_TRANSPORT=ews: %v, want exit 2 naming the variable, with a hint", res)
 	}
 }
 
