@@ -21,15 +21,7 @@ func NewWithClock(cfg Config, c clock.Clock) (*Sender, error) {
 		return nil, err
 	}
 	r.clock = c
-	s, err := newSender(r)
-	if err != nil {
-		return nil, err
-	}
-	if s.gov != nil {
-		// newSender builds the governor on the system clock.
-		s.gov.clock = c
-	}
-	return s, nil
+	return newSender(r)
 }
 
 // NewTokenSourceWithClock is NewTokenSource with c as the cache's clock.
@@ -81,10 +73,6 @@ func ExpireIdleConnections(s *Sender) int {
 	s.pool.sweep()
 	return n
 }
-
-// SetPoolClock replaces the clock the pool uses for idle and retirement
-// times.
-func SetPoolClock(s *Sender, now func() time.Time) { s.pool.now = now }
 
 // ConnectionSlotsTaken returns how many of the pool's connection slots are
 // taken now, including one held back after a 432 4.3.2.

@@ -22,9 +22,8 @@ type governor struct {
 	log []time.Time // admission times, oldest first; len <= n
 }
 
-// newGovernor returns a governor of n per minute on the system clock; a
-// test Sender's governor is put on its fake clock by NewWithClock.
-func newGovernor(n int) *governor { return &governor{n: n, clock: clock.Real{}} }
+// newGovernor returns a governor of n per minute on c.
+func newGovernor(n int, c clock.Clock) *governor { return &governor{n: n, clock: c} }
 
 // Wait blocks until a submission is admitted, or ctx ends.
 func (g *governor) Wait(ctx context.Context) error {

@@ -11,8 +11,7 @@ import (
 
 func newFakeGovernor(n int) (*governor, *clock.Fake) {
 	clk := clock.NewFake(testStart)
-	g := newGovernor(n)
-	g.clock = clk
+	g := newGovernor(n, clk)
 	return g, clk
 }
 

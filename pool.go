@@ -3,7 +3,10 @@ package o365smtp
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
 // concurrencyBackoff is how long the pool holds back one connection slot
@@ -19,10 +22,11 @@ const concurrencyBackoff = 30 * time.Second
 // retired there and then. Retired connections get QUIT, so that the server
 // has counted them closed before a replacement is dialled.
 type pool struct {
-	s     *Sender
 	max   int
 	slots chan struct{}
-	now   func() time.Time // tests inject a clock
+	clock clock.Clock
+
+	waits, waitNanos atomic.Int64 // sends that waited for a slot, and for how long
 
 	mu       sync.Mutex
 	idle     []*conn // most recently used last
@@ -30,14 +34,14 @@ type pool struct {
 	inUse    int
 	held     int // slots held back after 432 4.3.2
 	debt     int // slots to hold back as soon as a sender releases one
-	janitor  *time.Timer
+	janitor  clock.Timer
 	closed   bool
 	done     chan struct{}
 	inflight sync.WaitGroup // senders holding a slot
 }
 
-func newPool(s *Sender, max int) *pool {
-	return &pool{s: s, max: max, slots: make(chan struct{}, max), now: time.Now,
+func newPool(max int, c clock.Clock) *pool {
+	return &pool{max: max, slots: make(chan struct{}, max), clock: c,
 		done: make(chan struct{}), all: make(map[*conn]struct{})}
 }
 
@@ -46,7 +50,7 @@ func (p *pool) acquire(ctx context.Context) *Error {
 	select {
 	case p.slots <- struct{}{}:
 	default:
-		start := time.Now()
+		start := p.clock.Now()
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
@@ -54,10 +58,8 @@ func (p *pool) acquire(ctx context.Context) *Error {
 		case <-p.done:
 			return closedError()
 		}
-		if p.s != nil {
-			p.s.stats.connWaits.Add(1)
-			p.s.stats.connWaitNanos.Add(int64(time.Since(start)))
-		}
+		p.waits.Add(1)
+		p.waitNanos.Add(int64(p.clock.Now().Sub(start)))
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -89,7 +91,7 @@ func (p *pool) releaseSlot() {
 // holdLocked records one slot held back and schedules its release.
 func (p *pool) holdLocked() {
 	p.held++
-	time.AfterFunc(concurrencyBackoff, func() {
+	p.clock.AfterFunc(concurrencyBackoff, func() {
 		p.mu.Lock()
 		p.held--
 		p.mu.Unlock()
@@ -130,7 +132,7 @@ func (p *pool) take() *conn {
 		c := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		now := p.now()
+		now := p.clock.Now()
 		if now.After(c.retireAt) || now.Sub(c.lastUsed) >= idleTimeout {
 			delete(p.all, c)
 			p.mu.Unlock()
@@ -167,7 +169,7 @@ func (p *pool) added(c *conn) bool {
 func (p *pool) put(c *conn) {
 	c.c.Unbind()
 	p.mu.Lock()
-	c.lastUsed = p.now()
+	c.lastUsed = p.clock.Now()
 	p.inUse--
 	if p.closed || len(p.idle)+p.inUse >= p.max-p.held {
 		delete(p.all, c)
@@ -177,7 +179,7 @@ func (p *pool) put(c *conn) {
 	}
 	p.idle = append(p.idle, c)
 	if p.janitor == nil {
-		p.janitor = time.AfterFunc(idleTimeout, p.sweep)
+		p.janitor = p.clock.AfterFunc(idleTimeout, p.sweep)
 	}
 	p.mu.Unlock()
 }
@@ -188,7 +190,7 @@ func (p *pool) put(c *conn) {
 // server would count together with it; a stale connection it cannot get a
 // slot for stays idle, and take retires it.
 func (p *pool) sweep() {
-	now := p.now()
+	now := p.clock.Now()
 	var stale []*conn
 	p.mu.Lock()
 	p.janitor = nil
@@ -209,7 +211,7 @@ func (p *pool) sweep() {
 	p.idle = keep
 	if len(p.idle) > 0 && !p.closed {
 		next := max(p.idle[0].lastUsed.Add(idleTimeout).Sub(now), time.Second)
-		p.janitor = time.AfterFunc(next, p.sweep)
+		p.janitor = p.clock.AfterFunc(next, p.sweep)
 	}
 	p.mu.Unlock()
 	quitAll(stale)

@@ -1,6 +1,8 @@
 package o365smtp
 
 import (
+	"github.com/o365smtp/o365smtp/internal/clock"
+
 	"context"
 	"testing"
 )
@@ -16,7 +18,7 @@ func (p *pool) heldBack() (held, debt int) {
 }
 
 func TestBackOffNeverHoldsTheLastSlot(t *testing.T) {
-	p := newPool(&Sender{}, 3)
+	p := newPool(3, clock.NewFake(testStart))
 	for range 5 {
 		p.backOff()
 	}
@@ -43,7 +45,7 @@ func TestBackOffNeverHoldsTheLastSlot(t *testing.T) {
 
 // With every slot in use, a 432 holds back the next slot a sender releases.
 func TestBackOffDebtPaidByNextRelease(t *testing.T) {
-	p := newPool(&Sender{}, 2)
+	p := newPool(2, clock.NewFake(testStart))
 	ctx := context.Background()
 	for range 2 {
 		if err := p.acquire(ctx); err != nil {

@@ -403,8 +403,8 @@ func TestPoolConnectionWaits(t *testing.T) {
 
 // TestPoolRetiresConnectionBeforeTokenExpiry: a connection is retired once
 // half its token's lifetime is gone, and the next send re-authenticates with
-// a new token on a new connection. The clock is injected: the token cache's
-// through NewWithClock, the pool's by ageing its connections.
+// a new token on a new connection. The clock is injected through
+// NewWithClock: the token cache and the pool run on it.
 func TestPoolRetiresConnectionBeforeTokenExpiry(t *testing.T) {
 	// MSAL does not cache tokens this short, so every refresh reaches the
 	// emulator. 100 s: retirement at 50 s comes before the idle timeout.
@@ -412,8 +412,8 @@ func TestPoolRetiresConnectionBeforeTokenExpiry(t *testing.T) {
 	defer srv.Close()
 	s, clk := newFakeClockSender(t, srv.Config())
 	advance := func(d time.Duration) {
-		clk.Advance(d)
-		if n := o365smtp.AgeIdleConnections(s, d); n != 1 {
+		clk.Advance(d) // the pool and the token cache both run on clk
+		if n := o365smtp.AgeIdleConnections(s, 0); n != 1 {
 			t.Fatalf("%d idle connections; want 1", n)
 		}
 	}
@@ -856,7 +856,7 @@ func governorWaits(t *testing.T, clk *clock.Fake, want time.Duration) {
 		t.Fatal(err)
 	}
 	clk.Advance(want - time.Nanosecond)
-	if clk.Timers() != 1 {
+	if clk.Waiters() != 1 {
 		t.Errorf("the governor wait ended before %v", want)
 	}
 	clk.Advance(time.Nanosecond)
@@ -902,7 +902,7 @@ func TestGovernorThroughSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Second - time.Nanosecond)
-	if clk.Timers() != 1 {
+	if clk.Waiters() != 1 {
 		t.Error("the 5th send's wait ended before 1s")
 	}
 	cancel()
@@ -922,17 +922,25 @@ func TestGovernorCountsRetries(t *testing.T) {
 	defer srv.Close()
 	cfg := srv.Config()
 	cfg.MessagesPerMinute = 2
+	cfg.RetryBackoff = time.Millisecond
 	s, clk := newFakeClockSender(t, cfg)
-	o365smtp.SetRetryBackoff(s, time.Millisecond)
 	ctx := ctxT(t)
 	srv.Fail(o365smtptest.StageDataEnd, o365smtptest.Fault{Reply: "451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS761)", Times: 1})
-	send(t, ctx, s) // attempt and retry: both admissions of this minute
+	done := make(chan error, 1)
+	go func() { done <- s.Send(ctx, newMsg(t)) }()
+	// The retry's backoff (1 ms ±50%) runs on clk too.
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Millisecond)
+	if err := <-done; err != nil { // attempt and retry: both admissions of this minute
+		t.Fatal(err)
+	}
 	if st := s.Stats(); st.Attempts != 2 || st.Retries != 1 {
 		t.Fatalf("Stats = %+v; want 2 attempts, 1 retry", st)
 	}
-	done := make(chan error, 1)
 	go func() { done <- s.Send(ctx, newMsg(t)) }()
-	governorWaits(t, clk, time.Minute)
+	governorWaits(t, clk, time.Minute-2*time.Millisecond)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

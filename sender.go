@@ -15,6 +15,7 @@ import (
 	"github.com/wneessen/go-mail"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
+	"github.com/o365smtp/o365smtp/internal/clock"
 	"github.com/o365smtp/o365smtp/internal/smtpclient"
 )
 
@@ -47,7 +48,6 @@ type Sender struct {
 
 type senderStats struct {
 	sent, failed, attempts, retries, dials atomic.Int64
-	connWaits, connWaitNanos               atomic.Int64
 	govWaits, govWaitNanos                 atomic.Int64
 	mu                                     sync.Mutex
 	byKind                                 map[Kind]int64
@@ -55,12 +55,12 @@ type senderStats struct {
 
 func newSender(r *resolved) (*Sender, error) {
 	s := &Sender{r: r, tokens: newCachedSource(r)}
-	s.pool = newPool(s, r.maxConns)
+	s.pool = newPool(r.maxConns, r.clock)
 	switch {
 	case r.cfg.Limiter != nil:
 		s.limiter = r.cfg.Limiter
 	case r.perMinute > 0:
-		s.gov = newGovernor(r.perMinute)
+		s.gov = newGovernor(r.perMinute, r.clock)
 		s.limiter = s.gov
 	}
 	return s, nil
@@ -228,9 +228,9 @@ func (s *Sender) pace(ctx context.Context) *Error {
 	} else {
 		// An external Limiter does not say whether it blocked: count
 		// waits that took a noticeable time.
-		start := time.Now()
+		start := s.r.clock.Now()
 		err = s.limiter.Wait(ctx)
-		if d := time.Since(start); d > time.Millisecond {
+		if d := s.r.clock.Now().Sub(start); d > time.Millisecond {
 			waited = d
 		}
 	}
@@ -255,14 +255,10 @@ func (s *Sender) sleep(ctx context.Context, attempt int) *Error {
 		d = retryMax
 	}
 	d = d/2 + rand.N(d) // ±50% jitter
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return canceledError("message", ctx.Err())
+	if err := clock.Sleep(ctx, s.r.clock, d); err != nil {
+		return canceledError("message", err)
 	}
+	return nil
 }
 
 // isSetupKind reports whether k is a failure that no retry can fix.
@@ -280,7 +276,7 @@ func (s *Sender) noteSetupFailure(e *Error) {
 		return
 	}
 	s.coolMu.Lock()
-	s.coolErr, s.coolTill = e, time.Now().Add(s.r.coolOff)
+	s.coolErr, s.coolTill = e, s.r.clock.Now().Add(s.r.coolOff)
 	s.coolMu.Unlock()
 }
 
@@ -288,7 +284,7 @@ func (s *Sender) noteSetupFailure(e *Error) {
 func (s *Sender) cooling() *Error {
 	s.coolMu.Lock()
 	defer s.coolMu.Unlock()
-	if s.coolErr == nil || time.Now().After(s.coolTill) {
+	if s.coolErr == nil || s.r.clock.Now().After(s.coolTill) {
 		s.coolErr = nil
 		return nil
 	}
@@ -487,7 +483,7 @@ func (s *Sender) Stats() Stats {
 		Attempts: s.stats.attempts.Load(), Retries: s.stats.retries.Load(),
 		TokenRequests: s.tokens.requests.Load(), Dials: s.stats.dials.Load(),
 		OpenConnections: open, IdleConnections: idle, InUseConnections: inUse,
-		ConnectionWaits: s.stats.connWaits.Load(), ConnectionWaitTime: time.Duration(s.stats.connWaitNanos.Load()),
+		ConnectionWaits: s.pool.waits.Load(), ConnectionWaitTime: time.Duration(s.pool.waitNanos.Load()),
 		GovernorWaits: s.stats.govWaits.Load(), GovernorWaitTime: time.Duration(s.stats.govWaitNanos.Load()),
 	}
 	s.stats.mu.Lock()

@@ -339,7 +339,7 @@ func (v *verifier) claims(start time.Time, tok Token) *Error {
 	if r.cfg.ClientID != "" && c.AppID != "" && !strings.EqualFold(c.AppID, r.cfg.ClientID) {
 		problems = append(problems, fmt.Sprintf("appid is %s, not ClientID %s", c.AppID, r.cfg.ClientID))
 	}
-	if !c.Exp.IsZero() && !c.Exp.After(time.Now()) {
+	if !c.Exp.IsZero() && !c.Exp.After(r.clock.Now()) {
 		problems = append(problems, "the token has expired (exp "+c.Exp.UTC().Format(time.RFC3339)+")")
 	}
 	if !containsFold(c.Roles, "SMTP.SendAsApp") {

@@ -106,20 +106,38 @@ func (f *Fake) Advance(d time.Duration) {
 	}
 }
 
-// Timers returns how many timers are pending.
+// Timers returns how many timers are pending (NewTimer and AfterFunc).
 func (f *Fake) Timers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.timers)
 }
 
-// BlockUntil waits until at least n timers are pending, or ctx ends: a test
-// calls it to know that the code under test is waiting on the clock before
-// it calls Advance.
+// Waiters returns how many NewTimer timers are pending: the waits of
+// goroutines sleeping on the clock (AfterFunc callbacks are not counted).
+func (f *Fake) Waiters() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.waitersLocked()
+}
+
+func (f *Fake) waitersLocked() int {
+	n := 0
+	for _, t := range f.timers {
+		if t.fn == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// BlockUntil waits until at least n goroutines wait on the clock (n
+// NewTimer timers are pending), or ctx ends: a test calls it to know that
+// the code under test is waiting on the clock before it calls Advance.
 func (f *Fake) BlockUntil(ctx context.Context, n int) error {
 	for {
 		f.mu.Lock()
-		if len(f.timers) >= n {
+		if f.waitersLocked() >= n {
 			f.mu.Unlock()
 			return nil
 		}
