@@ -163,7 +163,10 @@ func goldenCases() []goldenCase {
 		}, script: ok},
 		{name: "no-smtp-role", setup: func(s *o365smtptest.Server) { s.SetRoles(nil) }, script: func(tok string) []step { return join(session(tok), quit) }},
 		{name: "expired-token", setup: func(s *o365smtptest.Server) { s.SetTokenLifetime(-time.Hour) }, script: func(tok string) []step { return join(session(tok), quit) }},
-		{name: "send-as", setup: func(s *o365smtptest.Server) { s.AddMailbox("full@contoso.com"); s.SetMailboxPermission("full@contoso.com", true) }, script: func(tok string) []step {
+		{name: "send-as", setup: func(s *o365smtptest.Server) {
+			s.AddMailbox("full@contoso.com")
+			s.SetMailboxPermission("full@contoso.com", true)
+		}, script: func(tok string) []step {
 			return join(session(tok), cmd("MAIL FROM:<other@contoso.com>"), cmd("MAIL FROM:<>"), cmd("MAIL FROM:<FULL@contoso.com>"), cmd("RSET"),
 				submit(shared, "a@example.com", "From: Shared <shared@contoso.com>\r\nSubject: s\r\n\r\nx\r\n.\r\n"),
 				submit(mbx, "a@example.com", "From: other@contoso.com\r\nSubject: s\r\n\r\nx\r\n.\r\n"),
@@ -328,7 +331,11 @@ func goldenCases() []goldenCase {
 		}, script: ok},
 		{name: "fault-times", setup: func(s *o365smtptest.Server) {
 			s.Fail(o365smtptest.StageRcpt, busy)
-		}, after: func(s *o365smtptest.Server) { s.ClearFaults(); s.Fail(o365smtptest.StageRcpt, o365smtptest.Fault{Reply: "450 4.2.0 first", Times: 1}); s.Fail(o365smtptest.StageRcpt, busy) }, script: func(tok string) []step {
+		}, after: func(s *o365smtptest.Server) {
+			s.ClearFaults()
+			s.Fail(o365smtptest.StageRcpt, o365smtptest.Fault{Reply: "450 4.2.0 first", Times: 1})
+			s.Fail(o365smtptest.StageRcpt, busy)
+		}, script: func(tok string) []step {
 			return join(session(tok), cmd("MAIL FROM:<"+mbx+">"), cmd("RCPT TO:<a@example.com>"), cmd("RCPT TO:<a@example.com>"), cmd("RCPT TO:<a@example.com>"), quit)
 		}},
 	}
