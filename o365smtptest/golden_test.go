@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
@@ -130,7 +131,7 @@ func goldenCases() []goldenCase {
 		{name: "ok-implicit-tls", opts: []o365smtptest.Option{o365smtptest.WithImplicitTLS()}, implicit: true, script: func(tok string) []step {
 			return join(cmd("EHLO client.example"), cmd("STARTTLS"), auth(mbx, tok), submit(mbx, "a@example.com", goodMsg), quit)
 		}},
-		{name: "no-starttls", opts: []o365smtptest.Option{o365smtptest.WithoutSTARTTLS()}, script: func(tok string) []step {
+		{name: "no-starttls", opts: []o365smtptest.Option{emulator.WithoutSTARTTLS()}, script: func(tok string) []step {
 			return join(cmd("EHLO client.example"), cmd("STARTTLS"), auth(mbx, tok), cmd("MAIL FROM:<"+mbx+">"), quit)
 		}},
 		{name: "helo", script: func(tok string) []step {

@@ -1,4 +1,4 @@
-package o365smtptest
+package emulator
 
 import (
 	"context"
@@ -40,7 +40,9 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
-	s.apiRoutes(mux)
+	if s.opts.messageAPI {
+		s.apiRoutes(mux)
+	}
 	return mux
 }
 
