@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,6 +341,52 @@ func TestRecipients(t *testing.T) {
 	if code, msg := replyOf(t, err); code != 452 || msg != "4.5.3 Too many recipients" {
 		t.Errorf("recipient 501: %d %q", code, msg)
 	}
+}
+
+func TestRecipientHook(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	s := newServer(t, o365smtptest.WithRecipientHook(func(addr string) (string, bool) {
+		mu.Lock()
+		seen = append(seen, addr)
+		mu.Unlock()
+		switch addr {
+		case "blocked@example.com":
+			return "550 5.7.1 Delivery not authorized, message refused\n550 5.7.1 second line", false
+		case "busy@example.com":
+			return "421 4.3.2 Service not available", false
+		}
+		return "", true
+	}))
+	c := mustLogin(t, s)
+	if err := c.Mail(s.Mailbox); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("reject-me@example.com"); err != nil {
+		t.Errorf("RCPT reject-me with a hook that accepts it: %v", err)
+	}
+	err := c.Rcpt("blocked@example.com")
+	if code, msg := replyOf(t, err); code != 550 || msg != "5.7.1 Delivery not authorized, message refused\n5.7.1 second line" {
+		t.Errorf("RCPT blocked: %d %q", code, msg)
+	}
+	wantReply(t, c.Rcpt("busy@example.com"), 421, "4.3.2 Service not available")
+	if err := c.Noop(); err == nil {
+		t.Errorf("NOOP after a 421 to RCPT succeeded; want the connection closed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"reject-me@example.com", "blocked@example.com", "busy@example.com"}; !slices.Equal(seen, want) {
+		t.Errorf("hook saw %q, want %q", seen, want)
+	}
+}
+
+func TestRecipientHookNilIsDefault(t *testing.T) {
+	s := newServer(t, o365smtptest.WithRecipientHook(nil))
+	c := mustLogin(t, s)
+	if err := c.Mail(s.Mailbox); err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, c.Rcpt("reject@example.com"), 550, "5.1.10 RESOLVER.ADR.RecipientNotFound;")
 }
 
 func TestNotAuthenticated(t *testing.T) {
