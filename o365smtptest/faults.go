@@ -19,7 +19,8 @@ const (
 	// the banner and the connection is closed.
 	StageBanner
 	// StageEHLO is the reply to each EHLO or HELO, before and after
-	// STARTTLS.
+	// STARTTLS. After a Reply the client counts as having said hello all
+	// the same.
 	StageEHLO
 	// StageSTARTTLS is the reply to STARTTLS. After a Reply the session
 	// stays in plain text.

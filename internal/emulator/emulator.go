@@ -77,14 +77,14 @@ type Server struct {
 	httpClient    *http.Client
 	smtp          *smtpd.Server
 
-	done      <-chan struct{} // closed by Close
+	ctx       context.Context // canceled by Close: the HTTP requests' base
 	cancel    context.CancelFunc
 	closeOnce sync.Once
 
 	mu            sync.Mutex
 	tenant        tenantState
-	faults        map[smtpd.Stage][]*faultEntry
-	tokenFaults   []*tokenFaultEntry
+	faults        map[smtpd.Stage]queue[Fault]
+	tokenFaults   queue[TokenFault]
 	messages      []Message
 	issued        []string
 	tokenRequests int
@@ -129,13 +129,11 @@ func New(opts ...Option) *Server {
 		SharedMailbox:      defaultSharedMailbox,
 		Scope:              cmp.Or(o.scope, defaultScope),
 		opts:               o,
-		faults:             make(map[smtpd.Stage][]*faultEntry),
+		faults:             make(map[smtpd.Stage]queue[Fault]),
 	}
 	s.resource = resourceOf(s.Scope)
 	s.tenant = s.defaultTenant()
-	var ctx context.Context
-	ctx, s.cancel = context.WithCancel(context.Background())
-	s.done = ctx.Done()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if o.scenario != "" {
 		if err := s.ApplyScenario(o.scenario); err != nil {
 			panic(err.Error())
@@ -182,6 +180,7 @@ func New(opts ...Option) *Server {
 	hs.TLS = &tls.Config{Certificates: []tls.Certificate{creds.leaf}, MinVersion: tls.VersionTLS12}
 	hs.Config.ErrorLog = log.New(io.Discard, "", 0)
 	hs.Config.ReadHeaderTimeout = time.Minute
+	hs.Config.BaseContext = func(net.Listener) context.Context { return s.ctx }
 	hs.StartTLS()
 	s.httpSrv = hs
 	s.AuthorityHost = "https://" + dialAddr(hs.Listener.Addr())

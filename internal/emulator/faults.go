@@ -12,34 +12,42 @@ type (
 	Fault = smtpd.Fault
 )
 
-// TokenFault is what FailToken makes the token endpoint do. Delay, if set,
-// comes first; then Hang, or an error response when Status or Body is set
-// (a TokenFault with none of Status, Body, Delay and Hang set is an error
-// response with the defaults), or else normal handling.
+// TokenFault is what FailToken makes the token endpoint do;
+// o365smtptest.TokenFault documents it.
 type TokenFault struct {
-	// Status is the HTTP status of the error response; 0 means 500.
 	Status int
-	// Body is the JSON body of the error response. The default is Entra's
-	// temporarily_unavailable error (AADSTS50000).
-	Body string
-	// Delay waits this long before answering. Close or the client going
-	// away interrupts it.
-	Delay time.Duration
-	// Hang never answers, until the client gives up or Close is called.
-	Hang bool
-	// Times is the number of token requests the fault applies to; 0 means
-	// every request, until ClearFaults.
-	Times int
+	Body   string
+	Delay  time.Duration
+	Hang   bool
+	Times  int
 }
 
-type faultEntry struct {
-	f    Fault
-	left int // remaining occurrences when f.Times > 0
+// queue holds the faults of a stage (or of the token endpoint) in the order
+// they were added, each with the occurrences it has left.
+type queue[F any] []*queued[F]
+
+type queued[F any] struct {
+	f     F
+	times int // the fault's Times: 0 means every occurrence
+	left  int // remaining occurrences when times > 0
 }
 
-type tokenFaultEntry struct {
-	f    TokenFault
-	left int
+func (q *queue[F]) add(f F, times int) { *q = append(*q, &queued[F]{f: f, times: times, left: times}) }
+
+// take consumes one occurrence of the first fault, if any.
+func (q *queue[F]) take() (F, bool) {
+	if len(*q) == 0 {
+		var zero F
+		return zero, false
+	}
+	e := (*q)[0]
+	if e.times > 0 {
+		e.left--
+		if e.left <= 0 {
+			*q = (*q)[1:]
+		}
+	}
+	return e.f, true
 }
 
 // Fail adds f to the faults of stage. Faults of a stage apply in the order
@@ -50,7 +58,9 @@ type tokenFaultEntry struct {
 func (s *Server) Fail(stage Stage, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults[stage] = append(s.faults[stage], &faultEntry{f: f, left: f.Times})
+	q := s.faults[stage]
+	q.add(f, f.Times)
+	s.faults[stage] = q
 }
 
 // FailToken adds f to the faults of the token endpoint, in the same manner
@@ -58,7 +68,7 @@ func (s *Server) Fail(stage Stage, f Fault) {
 func (s *Server) FailToken(f TokenFault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokenFaults = append(s.tokenFaults, &tokenFaultEntry{f: f, left: f.Times})
+	s.tokenFaults.add(f, f.Times)
 }
 
 // ClearFaults removes every fault added by Fail and FailToken. Delays and
@@ -66,7 +76,7 @@ func (s *Server) FailToken(f TokenFault) {
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = make(map[Stage][]*faultEntry)
+	s.faults = make(map[Stage]queue[Fault])
 	s.tokenFaults = nil
 }
 
@@ -75,31 +85,13 @@ func (s *Server) takeFault(stage Stage) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.faults[stage]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	e := q[0]
-	if e.f.Times > 0 {
-		e.left--
-		if e.left <= 0 {
-			s.faults[stage] = q[1:]
-		}
-	}
-	return e.f, true
+	f, ok := q.take()
+	s.faults[stage] = q
+	return f, ok
 }
 
 func (s *Server) takeTokenFault() (TokenFault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.tokenFaults) == 0 {
-		return TokenFault{}, false
-	}
-	e := s.tokenFaults[0]
-	if e.f.Times > 0 {
-		e.left--
-		if e.left <= 0 {
-			s.tokenFaults = s.tokenFaults[1:]
-		}
-	}
-	return e.f, true
+	return s.tokenFaults.take()
 }

@@ -77,28 +77,20 @@ func (ss *session) handleMail(arg string) {
 		ss.reply(replyMailDuringBDAT)
 		return
 	}
-	arg, ok := cutPrefixFold(arg, "FROM:")
+	from, rest, ok := parseAddressArg(arg, "FROM:", true)
 	if !ok {
 		ss.reply(replyMailSyntax)
 		return
 	}
-	p := parser{s: strings.TrimSpace(arg)}
-	from, err := p.parseReversePath()
-	if err != nil {
-		ss.reply(replyMailSyntax)
-		return
-	}
-	params, err := parseArgs(p.s)
+	params, err := parseArgs(rest)
 	if err != nil {
 		ss.reply(replyMailParams)
 		return
 	}
 	ss.binaryMIME = false
-	for _, pa := range params {
-		if r := ss.mailParam(pa); r != "" {
-			ss.reply(r)
-			return
-		}
+	if r := checkParams(params, ss.mailParam); r != "" {
+		ss.reply(r)
+		return
 	}
 	if lines, ok := ss.fault(StageMail); !ok || lines != nil {
 		ss.reply(lines...)
@@ -176,14 +168,8 @@ func (ss *session) handleRcpt(arg string) {
 		ss.reply(replyRcptDuringBDAT)
 		return
 	}
-	arg, ok := cutPrefixFold(arg, "TO:")
+	rcpt, rest, ok := parseAddressArg(arg, "TO:", false)
 	if !ok {
-		ss.reply(replyRcptSyntax)
-		return
-	}
-	p := parser{s: strings.TrimSpace(arg)}
-	rcpt, err := p.parsePath()
-	if err != nil {
 		ss.reply(replyRcptSyntax)
 		return
 	}
@@ -191,16 +177,14 @@ func (ss *session) handleRcpt(arg string) {
 		ss.reply(replyTooManyRecipients)
 		return
 	}
-	params, err := parseArgs(p.s)
+	params, err := parseArgs(rest)
 	if err != nil {
 		ss.reply(replyRcptParams)
 		return
 	}
-	for _, pa := range params {
-		if r := rcptParam(pa); r != "" {
-			ss.reply(r)
-			return
-		}
+	if r := checkParams(params, rcptParam); r != "" {
+		ss.reply(r)
+		return
 	}
 	if lines, ok := ss.fault(StageRcpt); !ok || lines != nil {
 		ss.reply(lines...)
@@ -213,6 +197,35 @@ func (ss *session) handleRcpt(arg string) {
 	ss.to = append(ss.to, rcpt)
 	ss.rcpts++
 	ss.reply(replyRecipientOK)
+}
+
+// parseAddressArg parses the argument of MAIL (prefix "FROM:", where
+// reverse allows the null path "<>") or RCPT ("TO:"): the address, and the
+// parameters after it.
+func parseAddressArg(arg, prefix string, reverse bool) (addr, rest string, ok bool) {
+	arg, ok = cutPrefixFold(arg, prefix)
+	if !ok {
+		return "", "", false
+	}
+	p := parser{s: strings.TrimSpace(arg)}
+	var err error
+	if reverse {
+		addr, err = p.parseReversePath()
+	} else {
+		addr, err = p.parsePath()
+	}
+	return addr, p.s, err == nil
+}
+
+// checkParams returns check's refusal of the first parameter it refuses,
+// or "".
+func checkParams(params []param, check func(param) string) string {
+	for _, pa := range params {
+		if r := check(pa); r != "" {
+			return r
+		}
+	}
+	return ""
 }
 
 // rcptParam checks one parameter of RCPT TO; it returns the refusal, or "".

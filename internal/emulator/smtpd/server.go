@@ -139,7 +139,11 @@ func (s *Server) Close() {
 
 // sleep waits for d, or until Close. It reports whether the full delay
 // elapsed.
-func (s *Server) sleep(d time.Duration) bool {
+func (s *Server) sleep(d time.Duration) bool { return Sleep(s.ctx, d) }
+
+// Sleep waits for d, or until ctx ends. It reports whether the full delay
+// elapsed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -148,7 +152,7 @@ func (s *Server) sleep(d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-s.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }
