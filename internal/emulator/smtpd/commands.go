@@ -33,7 +33,7 @@ func (ss *session) handle(cmd, arg string) {
 		ss.handleData(arg)
 	case cmd == "QUIT":
 		ss.reply(replyBye)
-		ss.drop()
+		ss.end()
 	case cmd == "AUTH":
 		ss.handleAuth(arg)
 	case cmd == "STARTTLS":

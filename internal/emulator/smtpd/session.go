@@ -69,6 +69,7 @@ func (ss *session) newReader() {
 
 // serve runs the session until the connection ends.
 func (ss *session) serve() {
+	defer ss.end()
 	if !ss.greet() {
 		return
 	}
@@ -217,6 +218,17 @@ func (ss *session) drop() {
 	ss.c.drop()
 }
 
+// end closes the connection at the end of the session, over TLS with a
+// close_notify alert, unless it was dropped.
+func (ss *session) end() {
+	if ss.closed {
+		return
+	}
+	ss.closed = true
+	ss.c.forget()
+	ss.nc.Close()
+}
+
 // protocolError answers a command that is not one, and closes the
 // connection once there were too many.
 func (ss *session) protocolError(reply string) {
@@ -224,7 +236,7 @@ func (ss *session) protocolError(reply string) {
 	ss.errCount++
 	if ss.errCount > errThreshold {
 		ss.reply(replyTooManyErrors)
-		ss.drop()
+		ss.end()
 	}
 }
 
