@@ -270,7 +270,23 @@ func goldenCases() []goldenCase {
 			return join(session(tok), submit(mbx, "a@example.com", goodMsg), quit)
 		}},
 		{name: "connection-limit-off", others: 3, setup: func(s *o365smtptest.Server) { s.SetConnectionLimit(0) }, script: ok},
+		{name: "misc", script: func(tok string) []step {
+			return join(session(tok), cmd("NOOP x"), cmd("VRFY"), cmd("ehlo  c"), cmd("AUTH LOGIN"), cmd("MAIL FROM:<"+mbx+">"),
+				cmd("RCPT TO:<a@example.com>"), bdat("ab", false), cmd("RSET"), bdat("x", true), cmd("MAIL FROM:<"+mbx+">"),
+				cmd("HELO c"), cmd("DATA"), cmd("MAIL FROM:<"+mbx+">"), cmd("RCPT TO:<a@example.com>"), cmd("BDAT 0"), cmd("EHLO c"),
+				cmd("BDAT 0 LAST"), quit)
+		}},
+		{name: "tls-too-old", opts: []o365smtptest.Option{emulator.WithMaxTLSVersion(tls.VersionTLS11)}, script: func(tok string) []step {
+			return join(cmd("EHLO c"), startTLS, eof)
+		}},
 		// Faults.
+		{name: "fault-banner-implicit", opts: []o365smtptest.Option{o365smtptest.WithImplicitTLS()}, implicit: true, setup: func(s *o365smtptest.Server) {
+			s.Fail(o365smtptest.StageConnect, o365smtptest.Fault{Delay: time.Millisecond})
+			s.Fail(o365smtptest.StageBanner, o365smtptest.Fault{Reply: "220-custom\n220 banner"})
+		}, script: func(tok string) []step { return join(cmd("EHLO c"), auth(mbx, tok), quit) }},
+		{name: "fault-ehlo-2xx", setup: fault(o365smtptest.StageEHLO, o365smtptest.Fault{Reply: "250 only this", Times: 1}), script: func(tok string) []step {
+			return join(cmd("EHLO c"), startTLS, cmd("EHLO c"), auth(mbx, tok), quit)
+		}},
 		{name: "fault-connect-reply", setup: fault(o365smtptest.StageConnect, o365smtptest.Fault{Reply: "421 4.3.2 Service not available"}), script: func(string) []step { return []step{eof} }},
 		{name: "fault-connect-reply-tls", opts: []o365smtptest.Option{o365smtptest.WithImplicitTLS()}, setup: fault(o365smtptest.StageConnect, o365smtptest.Fault{Reply: "554 5.7.1 go away\nsecond line"}), script: func(string) []step { return []step{eof} }},
 		{name: "fault-connect-drop", setup: fault(o365smtptest.StageConnect, drop), script: func(string) []step { return []step{eof} }},
