@@ -13,6 +13,7 @@ type backend struct{ s *Server }
 
 var _ smtpd.Backend = backend{}
 
+// Fault consumes stage's next fault.
 func (b backend) Fault(stage smtpd.Stage) (smtpd.Fault, bool) { return b.s.takeFault(stage) }
 
 // Authenticate decides whether token lets the client authenticate as
@@ -43,20 +44,24 @@ func (b backend) Authenticate(mailbox, token string) smtpd.AuthResult {
 	return smtpd.AuthOK
 }
 
+// MaySendAs applies the tenant's Send As rules.
 func (b backend) MaySendAs(mailbox, addr string) bool {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	return b.s.tenant.maySendAs(mailbox, addr)
 }
 
+// Recipient asks the recipient hook.
 func (b backend) Recipient(addr string) (string, bool) { return b.s.opts.recipient(addr) }
 
+// ConnectionLimit is the tenant's (SetConnectionLimit).
 func (b backend) ConnectionLimit() int {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	return b.s.tenant.connLimit
 }
 
+// Deliver records m.
 func (b backend) Deliver(m smtpd.Message) {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()

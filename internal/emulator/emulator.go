@@ -48,19 +48,19 @@ const (
 // Server is a running emulator. The exported fields describe the emulated
 // tenant and are read-only; o365smtptest.Server documents them.
 type Server struct {
-	TenantID           string
-	TenantDomain       string
-	ClientID           string
-	ClientSecret       string
-	AppObjectID        string
-	ServicePrincipalID string
-	Mailbox            string
-	SharedMailbox      string
+	TenantID           string // the Directory (tenant) ID, a random GUID
+	TenantDomain       string // "contoso.onmicrosoft.com"
+	ClientID           string // the Application (client) ID, a random GUID
+	ClientSecret       string // the client secret's Value
+	AppObjectID        string // the App registration's object ID (the wrong one for Exchange)
+	ServicePrincipalID string // the Enterprise application's object ID (the tokens' oid)
+	Mailbox            string // "sender@contoso.com"
+	SharedMailbox      string // "shared@contoso.com", with Send As but not FullAccess
 	SMTPAddr           string // "127.0.0.1:port"
 	SMTPHost           string // SMTPAddr's host
 	SMTPPort           int    // SMTPAddr's port
 	AuthorityHost      string // "https://127.0.0.1:port"
-	Scope              string
+	Scope              string // the scope the token endpoint serves
 
 	opts     options
 	resource string // Scope without "/.default": the tokens' aud

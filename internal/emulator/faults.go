@@ -15,11 +15,11 @@ type (
 // TokenFault is what FailToken makes the token endpoint do;
 // o365smtptest.TokenFault documents it.
 type TokenFault struct {
-	Status int
-	Body   string
-	Delay  time.Duration
-	Hang   bool
-	Times  int
+	Status int           // of the error response; 0 means 500
+	Body   string        // of the error response; "" is Entra's AADSTS50000
+	Delay  time.Duration // before anything else
+	Hang   bool          // never answer
+	Times  int           // requests it applies to; 0 means all
 }
 
 // queue holds the faults of a stage (or of the token endpoint) in the order

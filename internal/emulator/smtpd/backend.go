@@ -51,5 +51,5 @@ type Message struct {
 	To       []string    // the accepted RCPT TO
 	Data     []byte      // as received, dot-stuffing removed
 	Header   mail.Header // Data's header; empty if it has none that parses
-	Received time.Time
+	Received time.Time   // when it was accepted
 }

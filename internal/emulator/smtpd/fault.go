@@ -37,11 +37,11 @@ func (st Stage) String() string {
 // Fault is what the service does at a stage: Delay first, then Hang, Drop
 // or Reply, the first that is set (see o365smtptest.Fault).
 type Fault struct {
-	Drop  bool
-	Reply string
-	Delay time.Duration
-	Hang  bool
-	Times int
+	Drop  bool          // close the connection without a reply
+	Reply string        // the reply instead of the normal one
+	Delay time.Duration // before anything else
+	Hang  bool          // never answer
+	Times int           // occurrences it applies to; 0 means all
 }
 
 // replyLines renders a reply written by a person, such as

@@ -24,6 +24,7 @@ type lineLimitReader struct {
 	cur   int // bytes of the current line so far
 }
 
+// Read reads from the connection, counting line lengths.
 func (l *lineLimitReader) Read(b []byte) (int, error) {
 	if l.limit > 0 && l.cur > l.limit {
 		return 0, errTooLongLine
@@ -68,6 +69,7 @@ func newDataReader(r *bufio.Reader, limit int64) *dataReader {
 	return &dataReader{r: r, limited: true, n: limit}
 }
 
+// Read reads the message's bytes, up to its end marker.
 func (r *dataReader) Read(b []byte) (n int, err error) {
 	if r.limited {
 		if r.n <= 0 {
