@@ -6,7 +6,8 @@ import (
 	"github.com/o365smtp/o365smtp/internal/emulator"
 )
 
-// Option configures a Server made by NewServer.
+// Option configures a Server made by NewServer. (The repository's own
+// tests and command also use options of an internal package.)
 type Option = emulator.Option
 
 // WithImplicitTLS makes the SMTP service speak TLS from the first byte
@@ -31,9 +32,10 @@ func WithMaxMessageSize(n int64) Option { return emulator.WithMaxMessageSize(n) 
 func WithScope(scope string) Option { return emulator.WithScope(scope) }
 
 // WithRecipientHook makes f decide the reply to each RCPT TO, after any
-// fault of StageRcpt. f gets the address as the client sent it, without
-// the angle brackets, and returns ok to accept it ("250 2.1.5 Recipient
-// OK"), or else the reply that refuses it, in the format of Fault.Reply
+// fault of StageRcpt. f gets the address of RCPT TO without its angle
+// brackets, source route or local-part quotes ("a@example.com"), and
+// returns ok to accept it ("250 2.1.5 Recipient OK"), or else the reply
+// that refuses it, in the format of Fault.Reply
 // (for example "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not
 // found by SMTP address lookup"; a 421 closes the connection). f is called
 // concurrently from every connection. The default refuses, with that
