@@ -2,7 +2,6 @@ package o365smtptest_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -553,23 +552,19 @@ func TestGoldenTranscripts(t *testing.T) {
 	}
 }
 
-// lineDiff shows the first lines where want and got differ.
+// lineDiff shows the first line where want and got differ.
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b bytes.Buffer
-	shown := 0
-	for i := 0; i < max(len(w), len(g)) && shown < 10; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, wl, gl)
-			shown++
-		}
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
 	}
-	return b.String()
+	return fmt.Sprintf("first difference at line %d:\n  want %q\n  got  %q", i+1, lineAt(w, i), lineAt(g, i))
+}
+
+func lineAt(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return "(the end)"
 }
