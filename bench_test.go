@@ -242,11 +242,11 @@ func BenchmarkConcurrency(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 			b.StopTimer()
 			st := s.Stats()
-			b.ReportMetric(float64(srv.TokenRequests()), "token-requests")
-			b.ReportMetric(float64(srv.MaxConcurrentConnections()), "max-conns")
+			b.ReportMetric(float64(srv.Stats().TokenRequests), "token-requests")
+			b.ReportMetric(float64(srv.Stats().MaxConcurrentConnections), "max-conns")
 			b.ReportMetric(float64(st.ConnectionWaits)/float64(b.N), "conn-waits/op")
-			if srv.TokenRequests() != 1 || srv.MaxConcurrentConnections() > 3 {
-				b.Errorf("%d token requests, %d connections at once; want 1 and at most 3", srv.TokenRequests(), srv.MaxConcurrentConnections())
+			if srv.Stats().TokenRequests != 1 || srv.Stats().MaxConcurrentConnections > 3 {
+				b.Errorf("%d token requests, %d connections at once; want 1 and at most 3", srv.Stats().TokenRequests, srv.Stats().MaxConcurrentConnections)
 			}
 		})
 	}

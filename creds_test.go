@@ -158,7 +158,7 @@ func TestClientSecretFileRotation(t *testing.T) {
 			if err := s.Send(ctxT(t), newMsg(t)); err != nil {
 				t.Fatalf("Send after rotation: %v", err)
 			}
-			if n := srv.TokenRequests(); n != 2 {
+			if n := srv.Stats().TokenRequests; n != 2 {
 				t.Errorf("token requests = %d; want 2", n)
 			}
 		})
@@ -176,8 +176,8 @@ func TestMSALForceRegionIgnored(t *testing.T) {
 	if err := s.Send(ctxT(t), newMsg(t)); err != nil {
 		t.Fatalf("Send with MSAL_FORCE_REGION set: %v", err)
 	}
-	if srv.TokenRequests() != 1 {
-		t.Errorf("token requests at the emulator = %d; want 1", srv.TokenRequests())
+	if srv.Stats().TokenRequests != 1 {
+		t.Errorf("token requests at the emulator = %d; want 1", srv.Stats().TokenRequests)
 	}
 }
 

@@ -166,7 +166,7 @@ func ExampleNewTokenSource() {
 		}
 		s.Close()
 	}
-	fmt.Println("token requests:", srv.TokenRequests())
+	fmt.Println("token requests:", srv.Stats().TokenRequests)
 	// Output:
 	// token requests: 1
 }

@@ -4,8 +4,6 @@ go 1.25.0
 
 require (
 	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1
-	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
-	github.com/emersion/go-smtp v0.25.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/wneessen/go-mail v0.8.1
 	go.uber.org/goleak v1.3.0

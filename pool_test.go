@@ -198,7 +198,7 @@ func TestPoolReusesConnection(t *testing.T) {
 	if st.Sent != n+3 || st.Dials != 1 || st.TokenRequests != 1 {
 		t.Errorf("Stats = %+v; want %d sent, 1 dial, 1 token request", st, n+3)
 	}
-	if c, a := srv.Connections(), srv.AuthAttempts(); c != 1 || a != 1 {
+	if c, a := srv.Stats().Connections, srv.Stats().AuthAttempts; c != 1 || a != 1 {
 		t.Errorf("emulator saw %d connections and %d AUTH; want 1 and 1", c, a)
 	}
 	if st.OpenConnections != 1 || st.IdleConnections != 1 || st.InUseConnections != 0 {
@@ -267,8 +267,8 @@ func testPoolBound(t *testing.T, maxConns, senders, verifiers int) {
 		t.Errorf("emulator got %d messages; want %d", got, senders)
 	}
 	st := s.Stats()
-	if st.TokenRequests != 1 || srv.TokenRequests() != 1 {
-		t.Errorf("token requests: Stats %d, emulator %d; want 1", st.TokenRequests, srv.TokenRequests())
+	if st.TokenRequests != 1 || srv.Stats().TokenRequests != 1 {
+		t.Errorf("token requests: Stats %d, emulator %d; want 1", st.TokenRequests, srv.Stats().TokenRequests)
 	}
 	if st.OpenConnections > maxConns || st.InUseConnections != 0 {
 		t.Errorf("pool after the burst: %+v", st)
@@ -281,7 +281,7 @@ func testPoolBound(t *testing.T, maxConns, senders, verifiers int) {
 	if dials > verifiers+maxConns {
 		t.Errorf("%d dials for %d sends and %d Verify; want at most %d", dials, senders, verifiers, verifiers+maxConns)
 	}
-	if got := srv.MaxConcurrentConnections(); got > maxConns {
+	if got := srv.Stats().MaxConcurrentConnections; got > maxConns {
 		t.Errorf("the emulator saw %d connections at once; MaxConnections is %d", got, maxConns)
 	}
 }
@@ -318,8 +318,8 @@ func TestPoolStatsAndWaiterHonoursContext(t *testing.T) {
 	if !errors.Is(err, o365smtp.ErrCanceled) || !errors.Is(err, context.Canceled) {
 		t.Errorf("waiting send = %v (kind %s); want ErrCanceled wrapping context.Canceled", err, e.Kind)
 	}
-	if srv.Connections() != 2 {
-		t.Errorf("the emulator saw %d connections; the waiter must not dial", srv.Connections())
+	if srv.Stats().Connections != 2 {
+		t.Errorf("the emulator saw %d connections; the waiter must not dial", srv.Stats().Connections)
 	}
 
 	close(h.release)
@@ -393,8 +393,8 @@ func TestPoolConnectionWaits(t *testing.T) {
 	}
 	wg.Wait()
 	st := s.Stats()
-	if st.Sent != queued+1 || st.Dials != 1 || srv.MaxConcurrentConnections() != 1 {
-		t.Errorf("Stats = %+v, emulator max connections %d; want %d sent on 1 connection", st, srv.MaxConcurrentConnections(), queued+1)
+	if st.Sent != queued+1 || st.Dials != 1 || srv.Stats().MaxConcurrentConnections != 1 {
+		t.Errorf("Stats = %+v, emulator max connections %d; want %d sent on 1 connection", st, srv.Stats().MaxConcurrentConnections, queued+1)
 	}
 	if st.ConnectionWaits < 1 || st.ConnectionWaitTime <= 0 {
 		t.Errorf("ConnectionWaits = %d, ConnectionWaitTime = %v; want the queued sends counted", st.ConnectionWaits, st.ConnectionWaitTime)
@@ -427,9 +427,9 @@ func TestPoolRetiresConnectionBeforeTokenExpiry(t *testing.T) {
 	advance(10 * time.Second) // 55 s: past half the lifetime, idle only 10 s
 	send(t, ctx, s)
 	st := s.Stats()
-	if st.Dials != 2 || st.TokenRequests != 2 || srv.TokenRequests() != 2 || srv.AuthAttempts() != 2 {
+	if st.Dials != 2 || st.TokenRequests != 2 || srv.Stats().TokenRequests != 2 || srv.Stats().AuthAttempts != 2 {
 		t.Errorf("at 55 s: %d dials, %d token requests (emulator %d), %d AUTH; want a new token on a new connection (2, 2, 2, 2)",
-			st.Dials, st.TokenRequests, srv.TokenRequests(), srv.AuthAttempts())
+			st.Dials, st.TokenRequests, srv.Stats().TokenRequests, srv.Stats().AuthAttempts)
 	}
 	if st.Failed != 0 || st.Retries != 0 {
 		t.Errorf("retirement must not fail or retry a message: %+v", st)
@@ -437,7 +437,7 @@ func TestPoolRetiresConnectionBeforeTokenExpiry(t *testing.T) {
 	if st.OpenConnections != 1 {
 		t.Errorf("pool has %d connections; want the retired one closed", st.OpenConnections)
 	}
-	eventually(t, "the emulator sees the retired connection closed", func() bool { return srv.OpenConnections() == 1 })
+	eventually(t, "the emulator sees the retired connection closed", func() bool { return srv.Stats().OpenConnections == 1 })
 }
 
 // TestOneTokenRequestPerLifetimeUnderConcurrency: however many goroutines
@@ -460,7 +460,7 @@ func TestOneTokenRequestPerLifetimeUnderConcurrency(t *testing.T) {
 		wg.Wait()
 	}
 	burst()
-	if n := srv.TokenRequests(); n != 1 {
+	if n := srv.Stats().TokenRequests; n != 1 {
 		t.Fatalf("first lifetime: %d token requests; want 1", n)
 	}
 	// 55 s later: the token is due for refresh and every pooled connection
@@ -468,13 +468,13 @@ func TestOneTokenRequestPerLifetimeUnderConcurrency(t *testing.T) {
 	clk.Advance(55 * time.Second)
 	aged := o365smtp.AgeIdleConnections(s, 55*time.Second)
 	burst()
-	if n := srv.TokenRequests(); n != 2 {
+	if n := srv.Stats().TokenRequests; n != 2 {
 		t.Errorf("second lifetime: %d token requests in all; want 2", n)
 	}
 	st := s.Stats()
-	if st.Sent != 100 || st.Dials <= int64(aged) || st.Dials > int64(aged)+3 || srv.MaxConcurrentConnections() > 3 {
+	if st.Sent != 100 || st.Dials <= int64(aged) || st.Dials > int64(aged)+3 || srv.Stats().MaxConcurrentConnections > 3 {
 		t.Errorf("Stats = %+v, emulator max connections %d; want 100 sent, the %d retired connections replaced, at most 3 at once",
-			st, srv.MaxConcurrentConnections(), aged)
+			st, srv.Stats().MaxConcurrentConnections, aged)
 	}
 }
 
@@ -581,7 +581,7 @@ func TestPoolIdleRetirement(t *testing.T) {
 				if tr.count("QUIT") != 1 {
 					t.Errorf("the idle timer closed the connection without QUIT")
 				}
-				eventually(t, "the emulator sees the idle connection closed", func() bool { return srv.OpenConnections() == 0 })
+				eventually(t, "the emulator sees the idle connection closed", func() bool { return srv.Stats().OpenConnections == 0 })
 			}
 			send(t, ctx, s)
 			st := s.Stats()
@@ -591,7 +591,7 @@ func TestPoolIdleRetirement(t *testing.T) {
 			if st.OpenConnections != 1 {
 				t.Errorf("pool has %d connections; want 1", st.OpenConnections)
 			}
-			eventually(t, "the emulator sees the retired connection closed", func() bool { return srv.OpenConnections() == 1 })
+			eventually(t, "the emulator sees the retired connection closed", func() bool { return srv.Stats().OpenConnections == 1 })
 		})
 	}
 }
@@ -610,8 +610,8 @@ func TestPoolReplacesDeadConnection(t *testing.T) {
 	if st.Sent != 2 || st.Dials != 2 || st.Failed != 0 || st.Retries != 0 || st.Attempts != 2 || len(st.FailuresByKind) != 0 {
 		t.Errorf("Stats = %+v; want 2 sent, 2 dials, 2 attempts, no failure, no retry", st)
 	}
-	if srv.Connections() != 2 || srv.TokenRequests() != 1 || len(srv.Messages()) != 2 {
-		t.Errorf("emulator: %d connections, %d token requests, %d messages; want 2, 1, 2", srv.Connections(), srv.TokenRequests(), len(srv.Messages()))
+	if srv.Stats().Connections != 2 || srv.Stats().TokenRequests != 1 || len(srv.Messages()) != 2 {
+		t.Errorf("emulator: %d connections, %d token requests, %d messages; want 2, 1, 2", srv.Stats().Connections, srv.Stats().TokenRequests, len(srv.Messages()))
 	}
 }
 
@@ -691,7 +691,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	if tr.count("QUIT") != 1 {
 		t.Errorf("client sent %d QUIT; want 1", tr.count("QUIT"))
 	}
-	eventually(t, "the emulator sees every connection closed", func() bool { return srv.OpenConnections() == 0 })
+	eventually(t, "the emulator sees every connection closed", func() bool { return srv.Stats().OpenConnections == 0 })
 	if err := s.Send(ctx, newMsg(t)); !errors.Is(err, o365smtp.ErrClosed) {
 		t.Errorf("Send after Shutdown = %v; want ErrClosed", err)
 	}
@@ -745,7 +745,7 @@ func TestShutdownWaitsForReplyAtDataEnd(t *testing.T) {
 	if st := s.Stats(); st.Sent != 1 || st.Failed != 0 || st.OpenConnections != 0 {
 		t.Errorf("Stats = %+v; want 1 sent, no failure, no connection", st)
 	}
-	eventually(t, "the emulator sees every connection closed", func() bool { return srv.OpenConnections() == 0 })
+	eventually(t, "the emulator sees every connection closed", func() bool { return srv.Stats().OpenConnections == 0 })
 }
 
 // TestShutdownContextEnds: when Shutdown's context ends first, it returns
@@ -774,7 +774,7 @@ func TestShutdownContextEnds(t *testing.T) {
 	if st := s.Stats(); st.OpenConnections != 0 {
 		t.Errorf("after Shutdown: %+v; want no connection", st)
 	}
-	eventually(t, "the emulator sees every connection closed", func() bool { return srv.OpenConnections() == 0 })
+	eventually(t, "the emulator sees every connection closed", func() bool { return srv.Stats().OpenConnections == 0 })
 }
 
 // TestCloseFailsInFlight: Close does not wait: a send in the middle of its
@@ -805,7 +805,7 @@ func TestCloseFailsInFlight(t *testing.T) {
 	if n := len(srv.Messages()); n != 0 {
 		t.Errorf("emulator has %d messages; want 0", n)
 	}
-	eventually(t, "the emulator sees every connection closed", func() bool { return srv.OpenConnections() == 0 })
+	eventually(t, "the emulator sees every connection closed", func() bool { return srv.Stats().OpenConnections == 0 })
 	if err := s.Send(ctx, newMsg(t)); !errors.Is(err, o365smtp.ErrClosed) {
 		t.Errorf("Send after Close = %v; want ErrClosed", err)
 	}
@@ -831,7 +831,7 @@ func TestCloseIdle(t *testing.T) {
 	if st := s.Stats(); st.OpenConnections != 0 || st.IdleConnections != 0 {
 		t.Errorf("after Close: %+v", st)
 	}
-	eventually(t, "the emulator sees every connection closed", func() bool { return srv.OpenConnections() == 0 })
+	eventually(t, "the emulator sees every connection closed", func() bool { return srv.Stats().OpenConnections == 0 })
 }
 
 // newFakeClockSender returns a Sender whose token cache and governor run on
@@ -971,12 +971,12 @@ func TestLimiterReplacesGovernor(t *testing.T) {
 		t.Errorf("Limiter.Wait called %d times; want 5 (4 sends, 1 retry)", n)
 	}
 	lim.err = errors.New("quota service says no")
-	conns := srv.Connections()
+	conns := srv.Stats().Connections
 	err := s.Send(ctx, newMsg(t))
 	if e := asError(t, err); e.Kind != o365smtp.ErrCanceled || !strings.Contains(e.Message, "quota service says no") {
 		t.Errorf("Send with a refusing Limiter = %v; want ErrCanceled naming the Limiter's error", err)
 	}
-	if srv.Connections() != conns || len(srv.Messages()) != 4 {
+	if srv.Stats().Connections != conns || len(srv.Messages()) != 4 {
 		t.Errorf("a refused send reached the server")
 	}
 }
@@ -1000,8 +1000,8 @@ func TestTooManyRecipients(t *testing.T) {
 	if e.Kind != o365smtp.ErrInvalidMessage || !strings.Contains(e.Message, "501") || !strings.Contains(e.Hint, "500") {
 		t.Errorf("501 recipients: %v (Hint %q); want ErrInvalidMessage naming the limit", err, e.Hint)
 	}
-	if srv.Connections() != 0 || srv.TokenRequests() != 0 || s.Stats().Attempts != 0 {
-		t.Errorf("501 recipients reached the network: %d connections, %d token requests", srv.Connections(), srv.TokenRequests())
+	if srv.Stats().Connections != 0 || srv.Stats().TokenRequests != 0 || s.Stats().Attempts != 0 {
+		t.Errorf("501 recipients reached the network: %d connections, %d token requests", srv.Stats().Connections, srv.Stats().TokenRequests)
 	}
 	// The limit counts To, Cc and Bcc together.
 	m := newMsg(t, rcpts(300)...)
@@ -1087,7 +1087,7 @@ func TestThrottled432BacksOff(t *testing.T) {
 	}
 	close(h.release)
 	wg.Wait()
-	if got := srv.MaxConcurrentConnections(); got != 2 {
+	if got := srv.Stats().MaxConcurrentConnections; got != 2 {
 		t.Errorf("the emulator saw %d connections at once after a 432; want 2", got)
 	}
 	if st := s.Stats(); st.Dials != 2 || st.Sent != 4 {

@@ -14,6 +14,7 @@ import (
 	"github.com/wneessen/go-mail"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
@@ -110,7 +111,7 @@ func TestOneTokenRequestSequentialAndConcurrent(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
-	if n := srv.TokenRequests(); n != 1 {
+	if n := srv.Stats().TokenRequests; n != 1 {
 		t.Errorf("token requests for 20 sequential sends = %d; want 1", n)
 	}
 
@@ -126,13 +127,13 @@ func TestOneTokenRequestSequentialAndConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := srv2.TokenRequests(); n != 1 {
+	if n := srv2.Stats().TokenRequests; n != 1 {
 		t.Errorf("token requests for 50 concurrent sends = %d; want 1", n)
 	}
 	if n := len(srv2.Messages()); n != 50 {
 		t.Errorf("server got %d messages; want 50", n)
 	}
-	if n := srv2.MaxConcurrentConnections(); n > 3 {
+	if n := srv2.Stats().MaxConcurrentConnections; n > 3 {
 		t.Errorf("max concurrent connections = %d; want <= 3", n)
 	}
 }
@@ -156,16 +157,16 @@ func TestForcedRefreshAfter535ReachesTokenEndpoint(t *testing.T) {
 	if err := s.Send(ctxT(t), newMsg(t)); err != nil {
 		t.Fatalf("Send after one 535: %v", err)
 	}
-	if n := srv.TokenRequests(); n != 2 {
+	if n := srv.Stats().TokenRequests; n != 2 {
 		t.Errorf("token requests = %d; want 2 (the forced refresh reached the endpoint)", n)
 	}
-	if n := srv.AuthAttempts(); n != 2 {
+	if n := srv.Stats().AuthAttempts; n != 2 {
 		t.Errorf("AUTH attempts = %d; want 2", n)
 	}
 }
 
 func TestNoAuthWithoutTLS(t *testing.T) {
-	srv := o365smtptest.NewServer(o365smtptest.WithoutSTARTTLS())
+	srv := o365smtptest.NewServer(emulator.WithoutSTARTTLS())
 	defer srv.Close()
 	s := newSender(t, srv.Config())
 	err := s.Send(ctxT(t), newMsg(t))
@@ -173,7 +174,7 @@ func TestNoAuthWithoutTLS(t *testing.T) {
 	if e.Kind != o365smtp.ErrTLS || e.Op != "tls" {
 		t.Errorf("Send = %v (kind %s op %s); want ErrTLS at tls", err, e.Kind, e.Op)
 	}
-	if n := srv.AuthAttempts(); n != 0 {
+	if n := srv.Stats().AuthAttempts; n != 0 {
 		t.Errorf("server saw %d AUTH attempts; want 0", n)
 	}
 }
@@ -360,8 +361,8 @@ func TestInvalidMessagesAndClosed(t *testing.T) {
 	if e := asError(t, s.Send(ctx, newMsg(t))); e.Kind != o365smtp.ErrCanceled || !errors.Is(e, context.Canceled) {
 		t.Errorf("canceled: %v", e)
 	}
-	if srv.TokenRequests() != 0 || srv.Connections() != 0 {
-		t.Errorf("invalid sends did I/O: %d token requests, %d connections", srv.TokenRequests(), srv.Connections())
+	if srv.Stats().TokenRequests != 0 || srv.Stats().Connections != 0 {
+		t.Errorf("invalid sends did I/O: %d token requests, %d connections", srv.Stats().TokenRequests, srv.Stats().Connections)
 	}
 	if err := s.Shutdown(ctxT(t)); err != nil {
 		t.Fatal(err)

@@ -11,11 +11,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
 func TestTLSBelow12IsRefused(t *testing.T) {
-	srv := o365smtptest.NewServer(o365smtptest.WithMaxTLSVersion(tls.VersionTLS11))
+	srv := o365smtptest.NewServer(emulator.WithMaxTLSVersion(tls.VersionTLS11))
 	defer srv.Close()
 	cfg := srv.Config()
 	cfg.MaxAttempts = 1
@@ -24,7 +25,7 @@ func TestTLSBelow12IsRefused(t *testing.T) {
 	if e.Kind != o365smtp.ErrTLS || e.Op != "tls" {
 		t.Errorf("TLS 1.1 server: %v (kind %s op %s); want ErrTLS at tls", e, e.Kind, e.Op)
 	}
-	if srv.AuthAttempts() != 0 {
+	if srv.Stats().AuthAttempts != 0 {
 		t.Errorf("AUTH was sent")
 	}
 }
@@ -37,8 +38,8 @@ func TestUnknownCAIsRefused(t *testing.T) {
 	cfg.TLSConfig = &tls.Config{RootCAs: x509.NewCertPool()} // trusts nothing
 	s := newSender(t, cfg)
 	e := asError(t, s.Send(ctxT(t), newMsg(t)))
-	if e.Kind != o365smtp.ErrTLS || srv.AuthAttempts() != 0 {
-		t.Errorf("unknown CA: %v (kind %s), %d AUTH attempts; want ErrTLS and none", e, e.Kind, srv.AuthAttempts())
+	if e.Kind != o365smtp.ErrTLS || srv.Stats().AuthAttempts != 0 {
+		t.Errorf("unknown CA: %v (kind %s), %d AUTH attempts; want ErrTLS and none", e, e.Kind, srv.Stats().AuthAttempts)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
@@ -76,7 +77,7 @@ func TestVerify(t *testing.T) {
 		{name: "no SMTP.SendAsApp role", setup: func(s *o365smtptest.Server, _ *o365smtp.Config) { s.SetRoles(nil) },
 			want: "config=pass credential=pass token=pass token_claims=warn connect=pass tls=pass auth=fail send_as=skip",
 			kind: o365smtp.ErrAuthFailed},
-		{name: "no STARTTLS", opts: []o365smtptest.Option{o365smtptest.WithoutSTARTTLS()},
+		{name: "no STARTTLS", opts: []o365smtptest.Option{emulator.WithoutSTARTTLS()},
 			want: "config=pass credential=pass token=pass token_claims=pass connect=pass tls=fail auth=skip send_as=skip",
 			kind: o365smtp.ErrTLS},
 		{name: "implicit TLS", opts: []o365smtptest.Option{o365smtptest.WithImplicitTLS()}, from: []string{"sender@contoso.com"},
@@ -150,13 +151,13 @@ func TestVerifyClearsCoolOff(t *testing.T) {
 	if e := asError(t, s.Send(ctxT(t), newMsg(t))); e.Kind != o365smtp.ErrAuthFailed {
 		t.Fatalf("first send: %v", e)
 	}
-	conns := srv.Connections()
-	tokens := srv.TokenRequests()
+	conns := srv.Stats().Connections
+	tokens := srv.Stats().TokenRequests
 	e := asError(t, s.Send(ctxT(t), newMsg(t)))
 	if e.Kind != o365smtp.ErrAuthFailed || !strings.Contains(e.Hint, "Failed fast") {
 		t.Errorf("second send during cool-off: %v\n%s", e, e.Hint)
 	}
-	if srv.Connections() != conns || srv.TokenRequests() != tokens {
+	if srv.Stats().Connections != conns || srv.Stats().TokenRequests != tokens {
 		t.Errorf("the fail-fast send made a connection or a token request")
 	}
 	srv.SetServicePrincipalRegistered(true) // the admin fixes the setup

@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/o365smtp/o365smtp/internal/emulator"
 )
 
 func TestAPI(t *testing.T) {
-	s := newServer(t)
+	s := newServer(t, emulator.WithMessageAPI())
 	c := mustLogin(t, s)
 	data := "From: sender@contoso.com\r\nTo: a@example.com\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nHallo.\r\n"
 	if err := send(c, s.Mailbox, []string{"a@example.com", "b@example.com"}, data); err != nil {

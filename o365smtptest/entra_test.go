@@ -165,7 +165,7 @@ func TestTokenSuccess(t *testing.T) {
 		if exp, iat := claims["exp"].(float64), claims["iat"].(float64); exp-iat != 3599 {
 			t.Errorf("exp - iat = %v, want 3599", exp-iat)
 		}
-		if got := s.TokenRequests(); got != i+1 {
+		if got := s.Stats().TokenRequests; got != i+1 {
 			t.Errorf("TokenRequests() = %d, want %d", got, i+1)
 		}
 		if got := s.IssuedTokens(); len(got) != i+1 || got[i] != tok {
@@ -305,8 +305,8 @@ func TestTokenErrors(t *testing.T) {
 			if _, ok := body["access_token"]; ok || len(s.IssuedTokens()) != 0 {
 				t.Errorf("a token was issued")
 			}
-			if s.TokenRequests() != 1 {
-				t.Errorf("TokenRequests() = %d, want 1", s.TokenRequests())
+			if s.Stats().TokenRequests != 1 {
+				t.Errorf("TokenRequests() = %d, want 1", s.Stats().TokenRequests)
 			}
 		})
 	}
@@ -396,7 +396,7 @@ func TestTokenFaults(t *testing.T) {
 	}
 	s.ClearFaults()
 	accessToken(t, s)
-	if got := s.TokenRequests(); got != 11 {
+	if got := s.Stats().TokenRequests; got != 11 {
 		t.Errorf("TokenRequests() = %d, want 11", got)
 	}
 }
@@ -412,7 +412,7 @@ func TestTokenHangEndsOnClose(t *testing.T) {
 		}
 		errc <- err
 	}()
-	for s.TokenRequests() == 0 {
+	for s.Stats().TokenRequests == 0 {
 		// The request must be in the handler before Close; this spins on
 		// a counter, it does not sleep.
 		time.Sleep(0)
@@ -457,7 +457,7 @@ func TestMSALSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := newMSAL(t, s, tenant, cred)
-		before := s.TokenRequests()
+		before := s.Stats().TokenRequests
 		for range 2 {
 			res, err := c.AcquireTokenByCredential(context.Background(), []string{s.Scope})
 			if err != nil {
@@ -470,7 +470,7 @@ func TestMSALSecret(t *testing.T) {
 				t.Errorf("ExpiresOn in %v", d)
 			}
 		}
-		if got := s.TokenRequests() - before; got != 1 {
+		if got := s.Stats().TokenRequests - before; got != 1 {
 			t.Errorf("token requests for two acquisitions = %d, want 1 (MSAL's cache)", got)
 		}
 	}

@@ -2,6 +2,7 @@ package o365smtptest_test
 
 import (
 	"fmt"
+	"net/smtp"
 	"net/url"
 
 	"github.com/o365smtp/o365smtp/o365smtptest"
@@ -24,26 +25,40 @@ func ExampleNewServer() {
 		panic(err)
 	}
 	resp.Body.Close()
-	fmt.Println(cfg.Mailbox, resp.Status, srv.TokenRequests())
+	fmt.Println(cfg.Mailbox, resp.Status, srv.Stats().TokenRequests)
 	// Output: sender@contoso.com 200 OK 1
 }
 
-func ExampleServer_ApplyScenario() {
+func ExampleServer_Stats() {
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 
-	// AUTH will fail with 535 5.7.3, as when New-ServicePrincipal was run
-	// with the App registration's object ID.
-	if err := srv.ApplyScenario("wrong-object-id"); err != nil {
+	// A client that connects and leaves.
+	c, err := smtp.Dial(srv.SMTPAddr)
+	if err != nil {
 		panic(err)
 	}
-	for _, sc := range o365smtptest.Scenarios()[:3] {
-		fmt.Println(sc.Name)
+	if err := c.Hello("client.example"); err != nil {
+		panic(err)
 	}
-	// Output:
-	// ok
-	// sp-not-registered
-	// wrong-object-id
+	c.Quit()
+	st := srv.Stats()
+	fmt.Println(st.Connections, st.AuthAttempts, st.TokenRequests)
+	// Output: 1 0 0
+}
+
+func ExampleWithRecipientHook() {
+	// Exchange refuses one address as the tenant's transport rules would;
+	// the others are accepted, "reject..." ones included.
+	srv := o365smtptest.NewServer(o365smtptest.WithRecipientHook(func(addr string) (string, bool) {
+		if addr == "blocked@example.com" {
+			return "550 5.7.1 Delivery not authorized, message refused", false
+		}
+		return "", true
+	}))
+	defer srv.Close()
+	fmt.Println(srv.Mailbox)
+	// Output: sender@contoso.com
 }
 
 func ExampleServer_Fail() {

@@ -145,8 +145,8 @@ func TestFaultAuth(t *testing.T) {
 	resp := b64("user=" + s.Mailbox + "\x01auth=Bearer " + tok + "\x01\x01")
 	equal(t, "AUTH", r.cmd("AUTH XOAUTH2 "+resp), "451 4.7.0 Temporary server error. Please try again later. PRX4")
 	equal(t, "AUTH again", r.cmd("AUTH XOAUTH2 "+resp), "235 2.7.0 Authentication successful")
-	if s.AuthAttempts() != 2 {
-		t.Errorf("AuthAttempts() = %d, want 2", s.AuthAttempts())
+	if s.Stats().AuthAttempts != 2 {
+		t.Errorf("AuthAttempts() = %d, want 2", s.Stats().AuthAttempts)
 	}
 
 	// The two-step form gets its 334 first.
@@ -351,7 +351,7 @@ func TestCloseInterruptsFaults(t *testing.T) {
 			}
 			errc <- err
 		}()
-		spinUntil(t, func() bool { return s.OpenConnections() == 1 })
+		spinUntil(t, func() bool { return s.Stats().OpenConnections == 1 })
 		s.Close()
 		if err := <-errc; err == nil {
 			t.Errorf("%v: client got a banner", f.stage)
@@ -370,7 +370,7 @@ func TestCloseInterruptsFaults(t *testing.T) {
 		}
 		errc <- err
 	}()
-	spinUntil(t, func() bool { return s.TokenRequests() == 1 })
+	spinUntil(t, func() bool { return s.Stats().TokenRequests == 1 })
 	s.Close()
 	<-errc
 }

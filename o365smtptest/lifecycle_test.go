@@ -9,6 +9,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"go.uber.org/goleak"
 
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
@@ -51,7 +52,7 @@ func TestListenFailurePanics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	for _, opt := range []o365smtptest.Option{o365smtptest.WithSMTPAddr(held.Addr().String()), o365smtptest.WithHTTPAddr(held.Addr().String())} {
+	for _, opt := range []o365smtptest.Option{emulator.WithSMTPAddr(held.Addr().String()), emulator.WithHTTPAddr(held.Addr().String())} {
 		func() {
 			defer func() {
 				r := recover()
@@ -72,7 +73,7 @@ func TestListenAddresses(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	s := newServer(t, o365smtptest.WithHTTPAddr(addr), o365smtptest.WithSMTPAddr("127.0.0.1:0"))
+	s := newServer(t, emulator.WithHTTPAddr(addr), emulator.WithSMTPAddr("127.0.0.1:0"))
 	if s.AuthorityHost != "https://"+addr {
 		t.Errorf("AuthorityHost = %q, want https://%s", s.AuthorityHost, addr)
 	}

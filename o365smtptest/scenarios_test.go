@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
 func TestScenarios(t *testing.T) {
 	var names []string
-	for _, sc := range o365smtptest.Scenarios() {
+	for _, sc := range emulator.Scenarios() {
 		if sc.Name == "" || sc.Description == "" || strings.Contains(sc.Description, "\n") {
 			t.Errorf("scenario %+v", sc)
 		}
@@ -22,7 +23,7 @@ func TestScenarios(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("Scenarios() = %q, want %q", names, want)
 	}
-	if err := newServer(t).ApplyScenario("nope"); err == nil {
+	if err := o365smtptest.Engine(newServer(t)).ApplyScenario("nope"); err == nil {
 		t.Errorf("ApplyScenario(nope) succeeded")
 	}
 
@@ -52,7 +53,7 @@ func TestScenarios(t *testing.T) {
 			// Start from a broken tenant: the scenario resets it first.
 			s.SetServicePrincipalRegistered(false)
 			s.SetSMTPAuthDisabledForTenant(true)
-			if err := s.ApplyScenario(tc.name); err != nil {
+			if err := o365smtptest.Engine(s).ApplyScenario(tc.name); err != nil {
 				t.Fatal(err)
 			}
 			status, body := postToken(t, s, s.TenantID, secretForm(s))
@@ -98,7 +99,7 @@ func TestScenarios(t *testing.T) {
 func TestScenarioThrottle(t *testing.T) {
 	s := newServer(t)
 	s.SetConnectionLimit(10)
-	if err := s.ApplyScenario("throttle"); err != nil {
+	if err := o365smtptest.Engine(s).ApplyScenario("throttle"); err != nil {
 		t.Fatal(err)
 	}
 	var errs []error
@@ -116,7 +117,7 @@ func TestScenarioKeepsCertificates(t *testing.T) {
 	s := newServer(t)
 	cert, key := newCert(t)
 	s.RegisterCertificate(cert)
-	if err := s.ApplyScenario("no-smtp-role"); err != nil {
+	if err := o365smtptest.Engine(s).ApplyScenario("no-smtp-role"); err != nil {
 		t.Fatal(err)
 	}
 	if status, body := postToken(t, s, s.TenantID, assertionForm(s, assertion(t, s, cert, key, nil))); status != http.StatusOK {

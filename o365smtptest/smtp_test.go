@@ -12,10 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
@@ -86,8 +88,8 @@ func TestTranscript(t *testing.T) {
 		string(got.Data) != data || got.Size != len(data) || got.Header.Get("Subject") != "transcript" || time.Since(got.Received) > time.Minute {
 		t.Errorf("Messages()[0] = %+v", got)
 	}
-	if session == "" || s.Connections() != 1 || s.AuthAttempts() != 1 {
-		t.Errorf("Connections() = %d, AuthAttempts() = %d, want 1, 1", s.Connections(), s.AuthAttempts())
+	if session == "" || s.Stats().Connections != 1 || s.Stats().AuthAttempts != 1 {
+		t.Errorf("Connections() = %d, AuthAttempts() = %d, want 1, 1", s.Stats().Connections, s.Stats().AuthAttempts)
 	}
 }
 
@@ -105,7 +107,7 @@ func TestSendNetSMTP(t *testing.T) {
 	if err := send(c, s.SharedMailbox, to[:1], message(s.SharedMailbox, "a@example.com", "two")); err != nil {
 		t.Fatalf("message from the shared mailbox: %v", err)
 	}
-	if n := s.OpenConnections(); n != 1 {
+	if n := s.Stats().OpenConnections; n != 1 {
 		t.Errorf("OpenConnections() = %d while connected, want 1", n)
 	}
 	if err := c.Quit(); err != nil {
@@ -124,8 +126,8 @@ func TestSendNetSMTP(t *testing.T) {
 	if n := len(s.Messages()); n != 0 {
 		t.Errorf("after ClearMessages, %d messages", n)
 	}
-	if s.Connections() != 1 {
-		t.Errorf("Connections() = %d, want 1 (STARTTLS counts once)", s.Connections())
+	if s.Stats().Connections != 1 {
+		t.Errorf("Connections() = %d, want 1 (STARTTLS counts once)", s.Stats().Connections)
 	}
 }
 
@@ -215,8 +217,8 @@ func TestAuthRefused(t *testing.T) {
 				t.Errorf("AUTH: %d %q, want 535 5.7.3 Authentication unsuccessful [...]", code, msg)
 			}
 			_ = c
-			if s.AuthAttempts() != 1 {
-				t.Errorf("AuthAttempts() = %d, want 1", s.AuthAttempts())
+			if s.Stats().AuthAttempts != 1 {
+				t.Errorf("AuthAttempts() = %d, want 1", s.Stats().AuthAttempts)
 			}
 		})
 	}
@@ -341,6 +343,52 @@ func TestRecipients(t *testing.T) {
 	}
 }
 
+func TestRecipientHook(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	s := newServer(t, o365smtptest.WithRecipientHook(func(addr string) (string, bool) {
+		mu.Lock()
+		seen = append(seen, addr)
+		mu.Unlock()
+		switch addr {
+		case "blocked@example.com":
+			return "550 5.7.1 Delivery not authorized, message refused\n550 5.7.1 second line", false
+		case "busy@example.com":
+			return "421 4.3.2 Service not available", false
+		}
+		return "", true
+	}))
+	c := mustLogin(t, s)
+	if err := c.Mail(s.Mailbox); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("reject-me@example.com"); err != nil {
+		t.Errorf("RCPT reject-me with a hook that accepts it: %v", err)
+	}
+	err := c.Rcpt("blocked@example.com")
+	if code, msg := replyOf(t, err); code != 550 || msg != "5.7.1 Delivery not authorized, message refused\n5.7.1 second line" {
+		t.Errorf("RCPT blocked: %d %q", code, msg)
+	}
+	wantReply(t, c.Rcpt("busy@example.com"), 421, "4.3.2 Service not available")
+	if err := c.Noop(); err == nil {
+		t.Errorf("NOOP after a 421 to RCPT succeeded; want the connection closed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"reject-me@example.com", "blocked@example.com", "busy@example.com"}; !slices.Equal(seen, want) {
+		t.Errorf("hook saw %q, want %q", seen, want)
+	}
+}
+
+func TestRecipientHookNilIsDefault(t *testing.T) {
+	s := newServer(t, o365smtptest.WithRecipientHook(nil))
+	c := mustLogin(t, s)
+	if err := c.Mail(s.Mailbox); err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, c.Rcpt("reject@example.com"), 550, "5.1.10 RESOLVER.ADR.RecipientNotFound;")
+}
+
 func TestNotAuthenticated(t *testing.T) {
 	s := newServer(t)
 	c := dial(t, s)
@@ -370,8 +418,8 @@ func TestAuthRequiresTLS(t *testing.T) {
 		t.Errorf("two-step AUTH before STARTTLS: %q", got)
 	}
 	equal(t, "MAIL after refused AUTH", r.cmd("MAIL FROM:<"+s.Mailbox+">"), "530 5.7.57 Client not authenticated to send mail.")
-	if s.AuthAttempts() != 2 {
-		t.Errorf("AuthAttempts() = %d, want 2", s.AuthAttempts())
+	if s.Stats().AuthAttempts != 2 {
+		t.Errorf("AuthAttempts() = %d, want 2", s.Stats().AuthAttempts)
 	}
 
 	// After STARTTLS the client must EHLO again.
@@ -399,7 +447,7 @@ func TestAuthLoginRefused(t *testing.T) {
 }
 
 func TestWithoutSTARTTLS(t *testing.T) {
-	s := newServer(t, o365smtptest.WithoutSTARTTLS())
+	s := newServer(t, emulator.WithoutSTARTTLS())
 	r := dialRaw(t, s.SMTPAddr)
 	r.lines()
 	caps := r.cmd("EHLO client.example")
@@ -468,7 +516,7 @@ func TestImplicitTLS(t *testing.T) {
 
 func TestTLSVersionCap(t *testing.T) {
 	for _, implicit := range []bool{false, true} {
-		opts := []o365smtptest.Option{o365smtptest.WithMaxTLSVersion(tls.VersionTLS11)}
+		opts := []o365smtptest.Option{emulator.WithMaxTLSVersion(tls.VersionTLS11)}
 		if implicit {
 			opts = append(opts, o365smtptest.WithImplicitTLS())
 		}
@@ -488,7 +536,7 @@ func TestTLSVersionCap(t *testing.T) {
 		}
 	}
 	// A client that allows TLS 1.1 gets it.
-	s := newServer(t, o365smtptest.WithMaxTLSVersion(tls.VersionTLS11))
+	s := newServer(t, emulator.WithMaxTLSVersion(tls.VersionTLS11))
 	c := dial(t, s)
 	cfg := clientTLS(s)
 	cfg.MinVersion = tls.VersionTLS10
@@ -501,7 +549,7 @@ func TestTLSVersionCap(t *testing.T) {
 }
 
 func TestCertificateHosts(t *testing.T) {
-	s := newServer(t, o365smtptest.WithCertificateHosts("wrong.example"))
+	s := newServer(t, emulator.WithCertificateHosts("wrong.example"))
 	err := dial(t, s).StartTLS(clientTLS(s))
 	var hostErr x509.HostnameError
 	if !errors.As(err, &hostErr) {
@@ -523,10 +571,10 @@ func TestConnectionLimit(t *testing.T) {
 	for range 4 {
 		clients = append(clients, mustLogin(t, s))
 	}
-	if n := s.MaxConcurrentConnections(); n != 4 {
+	if n := s.Stats().MaxConcurrentConnections; n != 4 {
 		t.Errorf("MaxConcurrentConnections() = %d, want 4", n)
 	}
-	if n := s.OpenConnections(); n != 4 {
+	if n := s.Stats().OpenConnections; n != 4 {
 		t.Errorf("OpenConnections() = %d, want 4", n)
 	}
 	for i, c := range clients {
@@ -630,8 +678,8 @@ func TestCounters(t *testing.T) {
 	if err := c.Noop(); err != nil {
 		t.Fatal(err)
 	}
-	if s.Connections() != 3 || s.OpenConnections() != 3 || s.MaxConcurrentConnections() != 3 {
+	if s.Stats().Connections != 3 || s.Stats().OpenConnections != 3 || s.Stats().MaxConcurrentConnections != 3 {
 		t.Errorf("Connections, OpenConnections, MaxConcurrentConnections = %d, %d, %d, want 3, 3, 3",
-			s.Connections(), s.OpenConnections(), s.MaxConcurrentConnections())
+			s.Stats().Connections, s.Stats().OpenConnections, s.Stats().MaxConcurrentConnections)
 	}
 }

@@ -14,12 +14,13 @@ import (
 	"syscall"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
 func cmdEmulate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var scen strings.Builder
-	for _, s := range o365smtptest.Scenarios() {
+	for _, s := range emulator.Scenarios() {
 		fmt.Fprintf(&scen, "  %-28s %s\n", s.Name, s.Description)
 	}
 	fs := newFlagSet("emulate", "[--env-file F] [--scenario NAME] [flags]", `
@@ -62,7 +63,13 @@ Scenarios (--scenario):
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := []o365smtptest.Option{o365smtptest.WithSMTPAddr(*smtpAddr), o365smtptest.WithHTTPAddr(*httpAddr)}
+	opts := []o365smtptest.Option{emulator.WithSMTPAddr(*smtpAddr), emulator.WithHTTPAddr(*httpAddr), emulator.WithMessageAPI()}
+	if *scenario != "" {
+		if err := emulator.LookupScenario(*scenario); err != nil {
+			return usageOutcome(fs, stderr, "--scenario: %v (see --help for the list)", err)
+		}
+		opts = append(opts, emulator.WithScenario(*scenario))
+	}
 	if *lifetime > 0 {
 		opts = append(opts, o365smtptest.WithTokenLifetime(*lifetime))
 	}
@@ -75,11 +82,6 @@ Scenarios (--scenario):
 		return exitFailure
 	}
 	defer srv.Close()
-	if *scenario != "" {
-		if err := srv.ApplyScenario(*scenario); err != nil {
-			return usageOutcome(fs, stderr, "--scenario: %v (see --help for the list)", err)
-		}
-	}
 
 	ca := *caFile
 	if ca == "" {

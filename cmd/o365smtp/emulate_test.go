@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/o365smtp/o365smtp/o365smtptest"
+	"github.com/o365smtp/o365smtp/internal/emulator"
 )
 
 func TestEmulate(t *testing.T) {
@@ -84,7 +84,7 @@ func TestEmulateUsage(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("emulate --help: %v", res)
 	}
-	for _, s := range o365smtptest.Scenarios() {
+	for _, s := range emulator.Scenarios() {
 		if !strings.Contains(res.stdout, s.Name) || !strings.Contains(res.stdout, s.Description) {
 			t.Errorf("emulate --help does not list scenario %s: %s", s.Name, s.Description)
 		}

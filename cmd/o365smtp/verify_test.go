@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
@@ -158,7 +159,7 @@ func TestVerifyFailures(t *testing.T) {
 				srv.SetSendAs(otherFrom+"@"+srv.TenantDomain, false)
 			}},
 		{name: "no STARTTLS", step: "tls", kind: o365smtp.ErrTLS,
-			opts: []o365smtptest.Option{o365smtptest.WithoutSTARTTLS()}},
+			opts: []o365smtptest.Option{emulator.WithoutSTARTTLS()}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
-package o365smtptest
+package emulator
 
 import (
-	"context"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/o365smtp/o365smtp/internal/emulator/smtpd"
 )
 
 const (
@@ -40,7 +41,9 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
-	s.apiRoutes(mux)
+	if s.opts.messageAPI {
+		s.apiRoutes(mux)
+	}
 	return mux
 }
 
@@ -166,37 +169,19 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
 	}}})
 }
 
-// wait waits for d, or until ctx ends or Close. It reports whether the
-// full delay elapsed.
-func (s *Server) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-s.done:
-	}
-	return false
-}
-
 // handleToken is the v2.0 token endpoint, for the client credentials grant.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.tokenRequests++
 	s.mu.Unlock()
 	if f, ok := s.takeTokenFault(); ok {
-		if !s.wait(r.Context(), f.Delay) {
+		// The request's context ends with the client or Close (see
+		// BaseContext in New).
+		if !smtpd.Sleep(r.Context(), f.Delay) {
 			return
 		}
 		if f.Hang {
-			select {
-			case <-r.Context().Done():
-			case <-s.done:
-			}
+			<-r.Context().Done()
 			return
 		}
 		if f.Status != 0 || f.Body != "" || f.Delay == 0 {

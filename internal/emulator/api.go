@@ -1,4 +1,4 @@
-package o365smtptest
+package emulator
 
 import (
 	"mime"
@@ -37,7 +37,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 			if to == nil {
 				to = []string{}
 			}
-			out = append(out, apiMessage{ID: m.ID, Mailbox: m.Mailbox, From: m.From, To: to, Size: m.Size,
+			out = append(out, apiMessage{ID: m.ID, Mailbox: m.Mailbox, From: m.From, To: to, Size: len(m.Data),
 				Received: m.Received.UTC(), Subject: subject, Headers: m.Header})
 		}
 		writeJSON(w, http.StatusOK, out)

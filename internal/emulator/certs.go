@@ -1,4 +1,4 @@
-package o365smtptest
+package emulator
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package o365smtptest
+package smtpd
 
 import (
 	"encoding/base64"
@@ -76,30 +76,6 @@ func FuzzParseXOAUTH2(f *testing.F) {
 			t.Fatalf("round trip of %q, %q = %q, %q, %v", user, token, u2, t2, err)
 		}
 	})
-}
-
-func TestParseReply(t *testing.T) {
-	cases := []struct {
-		in   string
-		want []string
-	}{
-		{"451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS761)", []string{"451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS761)"}},
-		{"421 4.3.2 Service not available", []string{"421 4.3.2 Service not available"}},
-		{"421 Service not available", []string{"421 Service not available"}},
-		{"554", []string{"554"}},
-		{"250-first\n250 2.0.0 last", []string{"250-first", "250 2.0.0 last"}},
-		{"452 4.5.3 Too many recipients\r\n", []string{"452 4.5.3 Too many recipients"}},
-		{"not a reply", []string{"451 not a reply"}},
-		{"45", []string{"451 45"}},
-		{"999 out of range", []string{"451 999 out of range"}},
-		{"550 4.1.1 class mismatch", []string{"550 4.1.1 class mismatch"}},
-	}
-	for _, tc := range cases {
-		got := formatReply(parseReply(tc.in))
-		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
-			t.Errorf("formatReply(parseReply(%q)) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
 }
 
 func TestStageString(t *testing.T) {

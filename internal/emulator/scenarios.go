@@ -1,4 +1,4 @@
-package o365smtptest
+package emulator
 
 import (
 	"fmt"
@@ -14,10 +14,13 @@ type Scenario struct {
 	Description string
 }
 
-var scenarios = []struct {
+// scenario is a Scenario and how to apply it.
+type scenario struct {
 	Scenario
 	apply func(s *Server)
-}{
+}
+
+var scenarios = []scenario{
 	{Scenario{"ok", "everything set up right: mail from the mailbox (or shared@contoso.com, which it may send as) is accepted"},
 		func(*Server) {}},
 	{Scenario{"sp-not-registered", "the service principal is not registered in Exchange Online (New-ServicePrincipal): AUTH fails with 535 5.7.3"},
@@ -51,21 +54,24 @@ func Scenarios() []Scenario {
 	return out
 }
 
+// LookupScenario returns an error for a name that is not a scenario's.
+func LookupScenario(name string) error {
+	if !slices.ContainsFunc(scenarios, func(sc scenario) bool { return sc.Name == name }) {
+		return fmt.Errorf("o365smtptest: unknown scenario %q", name)
+	}
+	return nil
+}
+
 // ApplyScenario resets the tenant setup (what the Set, Register and Add
 // methods change, except the registered certificates and federated
 // assertion) to its defaults, then applies the named scenario (see
 // Scenarios). Messages, counters and faults are kept. It returns an error
 // for an unknown name.
 func (s *Server) ApplyScenario(name string) error {
-	i := slices.IndexFunc(scenarios, func(sc struct {
-		Scenario
-		apply func(s *Server)
-	}) bool {
-		return sc.Name == name
-	})
-	if i < 0 {
-		return fmt.Errorf("o365smtptest: unknown scenario %q", name)
+	if err := LookupScenario(name); err != nil {
+		return err
 	}
+	i := slices.IndexFunc(scenarios, func(sc scenario) bool { return sc.Name == name })
 	s.mu.Lock()
 	certs, federated := s.tenant.certs, s.tenant.federated
 	s.tenant = s.defaultTenant()

@@ -1,0 +1,156 @@
+package smtpd
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// handleData answers DATA, reads the message and answers it. After the
+// DATA fault's reply the client is not expected to send the message; the
+// transaction is reset either way.
+func (ss *session) handleData(arg string) {
+	switch {
+	case arg != "":
+		ss.reply(replyDataArgs)
+		return
+	case ss.bdat != nil:
+		ss.reply(replyDataDuringBDAT)
+		return
+	case ss.binaryMIME:
+		ss.reply(replyDataBinaryMIME)
+		return
+	case !ss.fromReceived || ss.rcpts == 0:
+		ss.reply(replyNeedRcpt)
+		return
+	}
+	defer ss.reset()
+	if lines, ok := ss.fault(StageData); !ok || lines != nil {
+		ss.reply(lines...)
+		return
+	}
+	ss.reply(replyStartData)
+	r := newDataReader(ss.br, ss.s.cfg.MaxMessageBytes)
+	data, err := io.ReadAll(r)
+	var verdict []string
+	switch {
+	case err == errTooLarge:
+		verdict = []string{replyTooLarge}
+	case errors.Is(err, errTooLongLine):
+		verdict = []string{replyBadData}
+	case err != nil:
+		verdict = []string{replyTransactionFailed + err.Error()}
+	default:
+		verdict = ss.deliver(data)
+	}
+	r.limited = false
+	io.Copy(io.Discard, r) // up to the end of the message
+	ss.reply(verdict...)
+}
+
+// handleBDAT answers BDAT (RFC 3030): a chunk of the message, the last one
+// with LAST. The chunk follows the command even when it is refused.
+func (ss *session) handleBDAT(arg string) {
+	args := strings.Fields(arg)
+	switch {
+	case len(args) == 0:
+		ss.reply(replyBDATNoSize)
+		return
+	case len(args) > 2:
+		ss.reply(replyBDATTooManyArgs)
+		return
+	case len(args) == 2 && !strings.EqualFold(args[1], "LAST"):
+		ss.reply(replyBDATBadArg)
+		return
+	}
+	last := len(args) == 2
+	size, err := strconv.ParseUint(args[0], 10, 32)
+	if err != nil {
+		ss.reply(replyBDATBadSize)
+		return
+	}
+	if !ss.fromReceived || ss.rcpts == 0 {
+		ss.reply(replyNeedRcpt)
+		ss.discard(int64(size))
+		return
+	}
+	if ss.bdatBytes+int64(size) > ss.s.cfg.MaxMessageBytes {
+		ss.reply(replyTooLarge)
+		ss.discard(int64(size))
+		ss.reset()
+		return
+	}
+	if ss.bdat == nil {
+		ss.bdat = new(bytes.Buffer)
+	}
+	ss.lim.limit = 0 // a chunk is bytes, not lines
+	_, err = io.CopyN(ss.bdat, ss.br, int64(size))
+	ss.lim.limit = MaxLineLength
+	if err != nil {
+		return // the connection is broken: the command loop's next read fails
+	}
+	ss.bdatBytes += int64(size)
+	if !last {
+		ss.reply(replyBDATContinue)
+		return
+	}
+	verdict := ss.deliver(ss.bdat.Bytes())
+	ss.reset()
+	ss.reply(verdict...)
+}
+
+// discard reads and forgets n bytes of a refused chunk.
+func (ss *session) discard(n int64) {
+	ss.lim.limit = 0
+	io.CopyN(io.Discard, ss.br, n)
+	ss.lim.limit = MaxLineLength
+}
+
+// deliver decides on a whole message, after the data-end fault, and
+// records it if it is accepted. It returns the reply, nil when the
+// connection is gone.
+func (ss *session) deliver(data []byte) []string {
+	if lines, ok := ss.fault(StageDataEnd); !ok || lines != nil {
+		return lines
+	}
+	if ss.c.overLimit() {
+		return []string{replyConcurrent}
+	}
+	be := ss.s.cfg.Backend
+	header := mail.Header{}
+	if m, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
+		header = m.Header
+		if from, err := mail.ParseAddressList(header.Get("From")); err == nil {
+			for _, a := range from {
+				if !be.MaySendAs(ss.user, a.Address) {
+					return []string{replySendAsDeniedData(ss.user, a.Address)}
+				}
+			}
+		}
+	}
+	msg := Message{
+		ID:       msgIDPrefix + randHex(13),
+		Mailbox:  ss.user,
+		From:     ss.from,
+		To:       slices.Clone(ss.to),
+		Data:     slices.Clone(data),
+		Header:   header,
+		Received: time.Now(),
+	}
+	be.Deliver(msg)
+	return []string{replyQueued(msg.ID)}
+}
+
+// randHex returns 2n upper-case hex digits.
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand)
+	return strings.ToUpper(hex.EncodeToString(b))
+}
