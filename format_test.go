@@ -80,11 +80,11 @@ func TestNewTokenSourceWithClock(t *testing.T) {
 	}
 	first := get()
 	clk.Advance(45 * time.Second)
-	if get() != first || srv.TokenRequests() != 1 {
-		t.Fatalf("at 45 s of 100 s: %d token requests; want the cached token, 1 request", srv.TokenRequests())
+	if get() != first || srv.Stats().TokenRequests != 1 {
+		t.Fatalf("at 45 s of 100 s: %d token requests; want the cached token, 1 request", srv.Stats().TokenRequests)
 	}
 	clk.Advance(10 * time.Second)
-	if get() == first || srv.TokenRequests() != 2 {
-		t.Errorf("at 55 s of 100 s: %d token requests; want a new token, 2 requests", srv.TokenRequests())
+	if get() == first || srv.Stats().TokenRequests != 2 {
+		t.Errorf("at 55 s of 100 s: %d token requests; want a new token, 2 requests", srv.Stats().TokenRequests)
 	}
 }
