@@ -9,8 +9,12 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
+
+	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
 	"github.com/o365smtp/o365smtp/internal/smtpclient"
@@ -49,6 +53,16 @@ var smtpStage = map[smtpclient.Step]string{
 	smtpclient.StepReset:    catalog.StageMail,
 }
 
+// localError builds the *Error of the catalogue's local row id; msg says
+// what was found, v fills the Hint, cause is the Err.
+func localError(id, msg string, v catalog.Values, cause error) *Error {
+	l := catalog.LocalFailure(id)
+	return &Error{Kind: Kind(l.Kind), Op: l.Op, Message: msg, Hint: l.Hint(v), Err: cause, retry: retryOf(l.Retry)}
+}
+
+// configError is the ErrConfig of row id, about the Config itself.
+func configError(id, msg string) *Error { return localError(id, msg, catalog.Values{}, nil) }
+
 // inTransaction reports whether step is part of a message transaction
 // (after AUTH): a broken connection there is worth a retry on a new one.
 func inTransaction(step smtpclient.Step) bool {
@@ -73,76 +87,67 @@ func (s *Sender) sessionError(ctx context.Context, err error, refused []string, 
 		step, err = se.Step, se.Err
 	}
 	op := smtpOp[step]
-	addr := s.addr()
 	if step == smtpclient.StepDataEnd {
-		return &Error{Kind: ErrUnknownOutcome, Op: op, Message: "the connection ended after the message data was sent, before the server's reply: " + err.Error(),
-			Hint: "The message may have been delivered. It was not resent, to avoid a duplicate: check the recipient or the mailbox's Sent Items before sending it again.",
-			Err:  err, retry: retryNever}
+		return s.smtpLocal("smtp.unknown_outcome", op, "the connection ended after the message data was sent, before the server's reply: "+err.Error(), err)
 	}
 	if cerr := ctxEnded(ctx); cerr != nil {
 		return canceledError(op, cerr)
 	}
-	if e := refusalError(op, addr, err); e != nil {
-		return e
-	}
-	if e := tlsError(addr, err); e != nil {
-		return e
-	}
-	var pe *smtpclient.ProtocolError
-	if errors.As(err, &pe) || errors.Is(err, smtpclient.ErrLineTooLong) || errors.Is(err, smtpclient.ErrReplyTooLong) {
-		e := &Error{Kind: ErrUnexpectedReply, Op: op, Message: catalog.Sanitize(err.Error()),
-			Hint: fmt.Sprintf("%s does not speak SMTP as Exchange Online does: check Host and Port (Exchange Online: smtp.office365.com, port 587).", addr),
-			Err:  err, retry: retryNever}
-		if inTransaction(step) {
-			e.Hint = "The server broke the SMTP protocol; the message was not sent. It is retried on a new connection if attempts remain."
-			e.retry = retryTransient
-		}
-		return e
-	}
-	var ne net.Error
-	if step == smtpclient.StepGreeting && errors.As(err, &ne) && ne.Timeout() {
-		return &Error{Kind: ErrConnection, Op: op, Message: fmt.Sprintf("no SMTP greeting from %s within %s", addr, greetingTimeout),
-			Hint: fmt.Sprintf("Exchange Online greets at once. A silent server is usually not SMTP on that port: port 465 expects implicit TLS (set Security to \"tls\", or use port 587 with STARTTLS), 443 is HTTPS. Check Host and Port (%s).", addr),
-			Err:  err, retry: retryNever}
-	}
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
-		hint := fmt.Sprintf("Check that %s is reachable from here (DNS, firewall, egress proxy). Many networks block outbound SMTP ports; Exchange Online submission uses 587.", addr)
-		if inTransaction(step) {
-			hint = "The connection broke before the message was sent; it is retried on a new connection."
-		}
-		return &Error{Kind: ErrConnection, Op: op, Message: "the connection failed: " + err.Error(), Hint: hint, Err: err, retry: retryTransient}
-	}
-	return &Error{Kind: ErrConnection, Op: op, Message: "the SMTP session failed: " + catalog.Sanitize(err.Error()),
-		Hint: "Check Host, Port and Security.", Err: err, retry: retryNever}
+	id, msg := localCause(step, err)
+	return s.smtpLocal(id, op, msg, err)
 }
 
-// refusalError classifies the client's own refusals, or returns nil.
-func refusalError(op, addr string, err error) *Error {
+// smtpLocal is the *Error of a local SMTP failure: row id, with op as the
+// Op unless the row fixes it.
+func (s *Sender) smtpLocal(id, op, msg string, err error) *Error {
+	v := s.hintValues()
+	v.Addr = s.addr()
+	e := localError(id, msg, v, err)
+	if e.Op == "" {
+		e.Op = op
+	}
+	return e
+}
+
+// localCause picks the catalogue row of a step that failed without a reply,
+// and the Message.
+func localCause(step smtpclient.Step, err error) (id, msg string) {
+	var pe *smtpclient.ProtocolError
+	var ne net.Error
 	switch {
 	case errors.Is(err, smtpclient.ErrNotEncrypted):
-		return &Error{Kind: ErrTLS, Op: "tls", Message: err.Error(),
-			Hint: "Exchange Online requires STARTTLS on port 587. Check Host, Port and Security.", Err: err, retry: retryNever}
+		return "smtp.not_encrypted", err.Error()
 	case errors.Is(err, smtpclient.ErrNoSTARTTLS):
-		return &Error{Kind: ErrTLS, Op: "tls", Message: "the server did not offer STARTTLS",
-			Hint: fmt.Sprintf("%s did not offer STARTTLS, so the token was not sent. Exchange Online offers it on port 587: check Host and Port.", addr),
-			Err:  err, retry: retryNever}
+		return "smtp.no_starttls", err.Error()
 	case errors.Is(err, smtpclient.ErrInjected):
-		return &Error{Kind: ErrTLS, Op: "tls", Message: err.Error(),
-			Hint: fmt.Sprintf("%s sent data after its STARTTLS reply, which a genuine server never does (it is how STARTTLS command injection works). Nothing was sent. Check for an intercepting proxy on the path to %s.", addr, addr),
-			Err:  err, retry: retryNever}
+		return "smtp.injected", err.Error()
 	case errors.Is(err, smtpclient.ErrNoXOAUTH2):
-		return &Error{Kind: ErrUnexpectedReply, Op: "auth", Message: err.Error(),
-			Hint: fmt.Sprintf("%s does not offer AUTH XOAUTH2 after TLS, so the token was not sent. Exchange Online does on smtp.office365.com:587; a server that does not is not Exchange Online's SMTP AUTH endpoint (check Host), or a front end that does not allow SMTP AUTH.", addr),
-			Err:  err, retry: retryNever}
+		return "smtp.no_xoauth2", err.Error()
 	case errors.Is(err, smtpclient.ErrInvalidAddress):
-		return &Error{Kind: ErrInvalidMessage, Op: op, Message: err.Error(),
-			Hint: "An address contains characters SMTP cannot carry (such as a line break).", Err: err, retry: retryNever}
+		return "message.bad_address", err.Error()
 	}
-	return nil
+	if id, msg := tlsCause(err); id != "" {
+		return id, msg
+	}
+	switch {
+	case errors.As(err, &pe) || errors.Is(err, smtpclient.ErrLineTooLong) || errors.Is(err, smtpclient.ErrReplyTooLong):
+		if inTransaction(step) {
+			return "smtp.broken_reply", catalog.Sanitize(err.Error())
+		}
+		return "smtp.not_smtp", catalog.Sanitize(err.Error())
+	case step == smtpclient.StepGreeting && errors.As(err, &ne) && ne.Timeout():
+		return "smtp.no_greeting", fmt.Sprintf("no SMTP greeting within %s", greetingTimeout)
+	case errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET):
+		if inTransaction(step) {
+			return "smtp.broken", "the connection failed: " + err.Error()
+		}
+		return "smtp.unreachable", "the connection failed: " + err.Error()
+	}
+	return "smtp.session", "the SMTP session failed: " + catalog.Sanitize(err.Error())
 }
 
-// tlsError classifies a failed TLS handshake, or returns nil.
-func tlsError(addr string, err error) *Error {
+// tlsCause picks the row of a failed TLS handshake, or returns "".
+func tlsCause(err error) (id, msg string) {
 	var cve *tls.CertificateVerificationError
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
@@ -151,30 +156,22 @@ func tlsError(addr string, err error) *Error {
 	var oe *net.OpError
 	switch {
 	case errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne):
-		return &Error{Kind: ErrTLS, Op: "tls", Message: "the server's certificate cannot be verified: " + err.Error(),
-			Hint: fmt.Sprintf("Connect to %s by the DNS name on its certificate (smtp.office365.com, never an IP address). Behind a TLS-inspecting proxy, set CAFile to its CA certificate.", addr),
-			Err:  err, retry: retryNever}
+		return "tls.verify", "the server's certificate cannot be verified: " + err.Error()
 	case errors.As(err, &rhe) || errors.As(err, &ae):
-		return &Error{Kind: ErrTLS, Op: "tls", Message: "the TLS handshake failed: " + err.Error(),
-			Hint: "Exchange Online requires TLS 1.2 or newer. Check that Host and Port point at the SMTP submission service and that nothing intercepts TLS.",
-			Err:  err, retry: retryNever}
+		return "tls.handshake", "the TLS handshake failed: " + err.Error()
 	case errors.As(err, &oe) && oe.Op == "remote error":
 		// A TLS alert from the server, e.g. "protocol version not supported".
-		return &Error{Kind: ErrTLS, Op: "tls", Message: "the server refused the TLS handshake: " + err.Error(),
-			Hint: "Exchange Online requires TLS 1.2 or newer; this server refused the versions and ciphers offered. Check that Host and Port point at the SMTP submission service.",
-			Err:  err, retry: retryNever}
+		return "tls.refused", "the server refused the TLS handshake: " + err.Error()
 	}
-	return nil
+	return "", ""
 }
 
 // connectError classifies a failed TCP connect.
-func (s *Sender) connectError(ctx context.Context, err error, addr string) *Error {
+func (s *Sender) connectError(ctx context.Context, err error) *Error {
 	if cerr := ctxEnded(ctx); cerr != nil {
 		return canceledError("connect", cerr)
 	}
-	return &Error{Kind: ErrConnection, Op: "connect", Message: "the connection failed: " + err.Error(),
-		Hint: fmt.Sprintf("Check that %s is reachable from here (DNS, firewall, egress proxy). Many networks block outbound SMTP ports; Exchange Online submission uses 587.", addr),
-		Err:  err, retry: retryTransient}
+	return s.smtpLocal("smtp.unreachable", "connect", "the connection failed: "+err.Error(), err)
 }
 
 // replyError builds an *Error from an SMTP reply at step. from is the
@@ -198,3 +195,95 @@ func replyCause(cr catalog.Reply) *textproto.Error {
 
 // addr is the SMTP endpoint, host:port.
 func (s *Sender) addr() string { return net.JoinHostPort(s.r.host, strconv.Itoa(s.r.port)) }
+
+// The token side.
+
+// tokenError turns a token failure into an *Error.
+func (c *cachedSource) tokenError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Op == "" {
+			e.Op = "token"
+		}
+		return e
+	}
+	var ae *assertionError
+	if errors.As(err, &ae) {
+		return localError("token.assertion", "the ClientAssertion callback failed: "+redactAll(ae.err.Error(), c.redact()), c.hints, ae.err)
+	}
+	var ce msalerrors.CallErr
+	if errors.As(err, &ce) && ce.Resp != nil {
+		var body []byte
+		if ce.Resp.Body != nil {
+			body, _ = io.ReadAll(io.LimitReader(ce.Resp.Body, 64<<10))
+		}
+		tc := catalog.ClassifyToken(ce.Resp.StatusCode, body)
+		e := &Error{Kind: Kind(tc.Kind), Op: "token", AADSTS: tc.AADSTS, Message: redactAll(tc.Message, c.redact()),
+			Hint: tc.Hint(c.hints), Err: &httpStatusError{status: ce.Resp.StatusCode, oauthErr: tc.Error}}
+		e.retry = retryOf(tc.Retry)
+		return e
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		msg := "the token endpoint cannot be reached"
+		if ue != nil {
+			msg += ": " + ue.Err.Error()
+		}
+		return localError("token.unreachable", redactAll(msg, c.redact()), c.hints, err)
+	}
+	return localError("token.other", redactAll(err.Error(), c.redact()), c.hints, err)
+}
+
+func retryOf(r catalog.Retry) retryClass {
+	switch r {
+	case catalog.Transient:
+		return retryTransient
+	case catalog.NeedsPerson:
+		return retryPerson
+	}
+	return retryNever
+}
+
+// httpStatusError is the cause of a token endpoint error: the HTTP status and
+// the OAuth error, nothing that could hold a secret.
+type httpStatusError struct {
+	status   int
+	oauthErr string
+}
+
+func (e *httpStatusError) Error() string {
+	s := fmt.Sprintf("token endpoint answered HTTP %d", e.status)
+	if e.oauthErr != "" {
+		s += " " + e.oauthErr
+	}
+	return s
+}
+
+// assertionError marks an error returned by Config.ClientAssertion.
+type assertionError struct{ err error }
+
+func (e *assertionError) Error() string { return "client assertion: " + e.err.Error() }
+func (e *assertionError) Unwrap() error { return e.err }
+
+// redactAll replaces every non-empty secret in s.
+func redactAll(s string, secrets []string) string {
+	for _, x := range secrets {
+		if len(x) >= 4 {
+			s = strings.ReplaceAll(s, x, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+// canceledError is the ErrCanceled for a context that ended.
+func canceledError(op string, err error) *Error {
+	e := localError("sender.canceled", err.Error(), catalog.Values{}, err)
+	e.Op = op
+	return e
+}
+
+// closedError is the ErrClosed of a Send or Verify after Shutdown or Close.
+func closedError() *Error {
+	return localError("sender.closed", "the Sender is closed", catalog.Values{}, nil)
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/o365smtp/o365smtp/internal/catalog"
 	"github.com/o365smtp/o365smtp/internal/clock"
 )
 
@@ -60,22 +61,15 @@ var (
 
 func isGUID(s string) bool { return guidRE.MatchString(s) }
 
-// configError returns an ErrConfig *Error.
-func configError(msg, hint string) *Error {
-	return &Error{Kind: ErrConfig, Op: "config", Message: msg, Hint: hint}
-}
-
 // resolve validates cfg and applies the defaults. It does no network I/O; it
 // reads ClientSecretFile.
 func resolve(cfg Config) (*resolved, error) {
 	r := &resolved{cfg: cfg, clock: clock.Real{}}
 	if cfg.Cloud < 0 || int(cfg.Cloud) >= len(clouds) {
-		return nil, configError(fmt.Sprintf("Cloud %d is not a known cloud", int(cfg.Cloud)),
-			`Set Cloud to CloudGlobal ("global"), CloudUSGovGCCHigh ("gcchigh"), CloudUSGovDoD ("dod") or CloudChina ("china").`)
+		return nil, configError("config.cloud", fmt.Sprintf("Cloud %d is not a known cloud", int(cfg.Cloud)))
 	}
 	if cfg.Security < SecurityAuto || cfg.Security > SecurityImplicitTLS {
-		return nil, configError(fmt.Sprintf("Security %d is not a known mode", int(cfg.Security)),
-			`Set Security to SecurityAuto ("auto"), SecurityStartTLS ("starttls") or SecurityImplicitTLS ("tls").`)
+		return nil, configError("config.security", fmt.Sprintf("Security %d is not a known mode", int(cfg.Security)))
 	}
 	ce := clouds[cfg.Cloud]
 
@@ -107,11 +101,9 @@ func resolve(cfg Config) (*resolved, error) {
 	}
 	switch {
 	case len(creds) == 0:
-		return nil, configError("no credential is set",
-			"Set ClientSecret to the client secret's Value (Entra admin center > App registrations > your app > Certificates & secrets), or set ClientSecretFile, Certificate, ClientAssertion, ManagedIdentity or TokenSource.")
+		return nil, configError("config.no_credential", "no credential is set")
 	case len(creds) > 1:
-		return nil, configError("more than one credential is set: "+strings.Join(creds, ", "),
-			"Set exactly one of ClientSecret, ClientSecretFile, Certificate, ClientAssertion, ManagedIdentity and TokenSource.")
+		return nil, configError("config.two_credentials", "more than one credential is set: "+strings.Join(creds, ", "))
 	}
 
 	if err := notYet(cfg); err != nil {
@@ -151,12 +143,10 @@ func resolve(cfg Config) (*resolved, error) {
 		r.host = ce.host
 	}
 	if strings.ContainsAny(r.host, ":/ ") && !isIPv6(r.host) {
-		return nil, configError(fmt.Sprintf("Host %q is not a host name", r.host),
-			`Set Host to a bare DNS name such as "smtp.office365.com" and the port in Port.`)
+		return nil, configError("config.host", fmt.Sprintf("Host %q is not a host name", r.host))
 	}
 	if cfg.Port < 0 || cfg.Port > 65535 {
-		return nil, configError(fmt.Sprintf("Port %d is out of range", cfg.Port),
-			"Set Port to 587 (STARTTLS, what Exchange Online uses) or leave it 0 for the default.")
+		return nil, configError("config.port", fmt.Sprintf("Port %d is out of range", cfg.Port))
 	}
 	r.port = cfg.Port
 	switch {
@@ -173,8 +163,7 @@ func resolve(cfg Config) (*resolved, error) {
 	}
 	u, err := url.Parse(authority)
 	if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, configError(fmt.Sprintf("AuthorityHost %q is not an https URL of a host", authority),
-			`Set AuthorityHost to the login host only, such as "https://login.microsoftonline.com" (no tenant, no path), or leave it empty for the Cloud's default.`)
+		return nil, configError("config.authority", fmt.Sprintf("AuthorityHost %q is not an https URL of a host", authority))
 	}
 	r.authority = "https://" + u.Host
 	r.scope = cfg.Scope
@@ -185,16 +174,13 @@ func resolve(cfg Config) (*resolved, error) {
 	// TLS.
 	if cfg.TLSConfig != nil {
 		if cfg.TLSConfig.InsecureSkipVerify {
-			return nil, configError("TLSConfig.InsecureSkipVerify is set",
-				"Remove InsecureSkipVerify: the token must only be sent to a verified server. To trust a private CA, set TLSConfig.RootCAs.")
+			return nil, configError("config.tls_insecure", "TLSConfig.InsecureSkipVerify is set")
 		}
 		if cfg.TLSConfig.MinVersion != 0 && cfg.TLSConfig.MinVersion < tls.VersionTLS12 {
-			return nil, configError("TLSConfig.MinVersion is below TLS 1.2",
-				"Set TLSConfig.MinVersion to tls.VersionTLS12 or leave it 0: Exchange Online requires TLS 1.2 or newer.")
+			return nil, configError("config.tls_min", "TLSConfig.MinVersion is below TLS 1.2")
 		}
 		if cfg.TLSConfig.MaxVersion != 0 && cfg.TLSConfig.MaxVersion < tls.VersionTLS12 {
-			return nil, configError("TLSConfig.MaxVersion is below TLS 1.2",
-				"Leave TLSConfig.MaxVersion 0: Exchange Online requires TLS 1.2 or newer.")
+			return nil, configError("config.tls_max", "TLSConfig.MaxVersion is below TLS 1.2")
 		}
 		r.tlsConfig = cfg.TLSConfig.Clone()
 	} else {
@@ -227,8 +213,7 @@ func resolve(cfg Config) (*resolved, error) {
 
 	// Pacing.
 	if cfg.MaxConnections < 0 {
-		return nil, configError(fmt.Sprintf("MaxConnections %d is negative", cfg.MaxConnections),
-			"Set MaxConnections to 0 for Exchange Online's limit of 3 per mailbox, or to a smaller positive number.")
+		return nil, configError("config.max_connections", fmt.Sprintf("MaxConnections %d is negative", cfg.MaxConnections))
 	}
 	r.maxConns = cfg.MaxConnections
 	if r.maxConns == 0 {
@@ -239,16 +224,14 @@ func resolve(cfg Config) (*resolved, error) {
 		r.perMinute = defaultPerMinute
 	}
 	if cfg.MaxAttempts < 0 {
-		return nil, configError(fmt.Sprintf("MaxAttempts %d is negative", cfg.MaxAttempts),
-			"Set MaxAttempts to 0 for the default of 3, or 1 to disable retries.")
+		return nil, configError("config.max_attempts", fmt.Sprintf("MaxAttempts %d is negative", cfg.MaxAttempts))
 	}
 	r.maxAttempts = cfg.MaxAttempts
 	if r.maxAttempts == 0 {
 		r.maxAttempts = defaultMaxAttempts
 	}
 	if cfg.RetryBackoff < 0 {
-		return nil, configError(fmt.Sprintf("RetryBackoff %s is negative", cfg.RetryBackoff),
-			"Set RetryBackoff to 0 for the default of 1 s, or to the delay before the first retry; set MaxAttempts to 1 to disable retries.")
+		return nil, configError("config.retry_backoff", fmt.Sprintf("RetryBackoff %s is negative", cfg.RetryBackoff))
 	}
 	r.retryBackoff = cfg.RetryBackoff
 	if r.retryBackoff == 0 {
@@ -265,17 +248,15 @@ func resolve(cfg Config) (*resolved, error) {
 
 // notYet refuses the settings of this release whose work has not landed.
 func notYet(cfg Config) error {
-	const hint = "This setting is part of the next o365smtp release and not implemented yet: leave it unset."
 	switch {
 	case cfg.Transport < TransportSMTP || cfg.Transport > TransportAuto:
-		return configError(fmt.Sprintf("Transport %d is not a known transport", int(cfg.Transport)),
-			`Set Transport to TransportSMTP ("smtp"), TransportGraph ("graph") or TransportAuto ("auto").`)
+		return configError("config.transport", fmt.Sprintf("Transport %d is not a known transport", int(cfg.Transport)))
 	case cfg.Transport != TransportSMTP:
-		return configError("Transport "+cfg.Transport.String()+" is not implemented yet", hint+" Only TransportSMTP works in this version.")
+		return configError("config.not_yet", "Transport "+cfg.Transport.String()+" is not implemented yet")
 	case cfg.ManagedIdentity != "":
-		return configError("ManagedIdentity is not implemented yet", hint+" Use ClientSecret, ClientSecretFile, Certificate or ClientAssertion.")
+		return configError("config.not_yet", "ManagedIdentity is not implemented yet")
 	case cfg.Fleet != nil:
-		return configError("Fleet is not implemented yet", hint+" Each Sender keeps its own limits in this version.")
+		return configError("config.not_yet", "Fleet is not implemented yet")
 	}
 	return nil
 }
@@ -287,8 +268,7 @@ const maxCAFileSize = 4 << 20
 func readCAFile(name string) ([]*x509.Certificate, error) {
 	b, err := readBounded(name, maxCAFileSize)
 	if err != nil {
-		return nil, &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("cannot read CAFile %q", name),
-			Hint: "Make CAFile name a readable PEM file of CA certificates (at most 4 MiB).", Err: err}
+		return nil, localError("config.ca_unreadable", fmt.Sprintf("cannot read CAFile %q", name), catalog.Values{}, err)
 	}
 	var certs []*x509.Certificate
 	for {
@@ -302,14 +282,12 @@ func readCAFile(name string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("CAFile %q holds a certificate that cannot be parsed", name),
-				Hint: "Make CAFile a PEM bundle of CA certificates (-----BEGIN CERTIFICATE----- blocks).", Err: err}
+			return nil, localError("config.ca_format", fmt.Sprintf("CAFile %q holds a certificate that cannot be parsed", name), catalog.Values{}, err)
 		}
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return nil, configError(fmt.Sprintf("CAFile %q holds no PEM certificate", name),
-			"Make CAFile a PEM bundle of CA certificates (-----BEGIN CERTIFICATE----- blocks).")
+		return nil, configError("config.ca_format", fmt.Sprintf("CAFile %q holds no PEM certificate", name))
 	}
 	return certs, nil
 }
@@ -351,41 +329,34 @@ func isIPv6(h string) bool { return strings.Count(h, ":") >= 2 && !strings.Conta
 func checkTenant(t string) error {
 	switch {
 	case t == "":
-		return configError("TenantID is empty",
-			"Set TenantID to the Directory (tenant) ID shown on the app registration's Overview page (a GUID), or to a verified domain such as contoso.onmicrosoft.com.")
+		return configError("config.tenant_empty", "TenantID is empty")
 	case isGUID(t):
 		return nil
 	case strings.EqualFold(t, "common") || strings.EqualFold(t, "organizations") || strings.EqualFold(t, "consumers"):
-		return configError(fmt.Sprintf("TenantID %q is not a tenant", t),
-			"The client-credentials grant needs a specific tenant: set TenantID to the Directory (tenant) ID (a GUID) or a verified domain of the tenant that owns the mailbox.")
+		return configError("config.tenant_multi", fmt.Sprintf("TenantID %q is not a tenant", t))
 	case domainRE.MatchString(t) && len(t) <= 253:
 		return nil
 	}
-	return configError(fmt.Sprintf("TenantID %q is neither a GUID nor a domain", t),
-		"Set TenantID to the Directory (tenant) ID shown on the app registration's Overview page, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or to a verified domain such as contoso.onmicrosoft.com.")
+	return configError("config.tenant_format", fmt.Sprintf("TenantID %q is neither a GUID nor a domain", t))
 }
 
 func checkClientID(id string) error {
 	switch {
 	case id == "":
-		return configError("ClientID is empty",
-			"Set ClientID to the Application (client) ID shown on the app registration's Overview page (a GUID).")
+		return configError("config.client_empty", "ClientID is empty")
 	case !isGUID(id):
-		return configError(fmt.Sprintf("ClientID %q is not a GUID", id),
-			"Set ClientID to the Application (client) ID shown on the app registration's Overview page, a GUID such as 11111111-2222-3333-4444-555555555555.")
+		return configError("config.client_format", fmt.Sprintf("ClientID %q is not a GUID", id))
 	}
 	return nil
 }
 
 func checkMailbox(m string) error {
 	if m == "" {
-		return configError("Mailbox is empty",
-			"Set Mailbox to the address of the Exchange Online mailbox to send as, such as notifications@contoso.com.")
+		return configError("config.mailbox_empty", "Mailbox is empty")
 	}
 	a, err := mail.ParseAddress(m)
 	if err != nil || a.Address != m || a.Name != "" {
-		return configError(fmt.Sprintf("Mailbox %q is not an email address", m),
-			"Set Mailbox to a bare address such as notifications@contoso.com, without a display name or angle brackets.")
+		return configError("config.mailbox_format", fmt.Sprintf("Mailbox %q is not an email address", m))
 	}
 	return nil
 }
@@ -396,12 +367,10 @@ func checkSecret(s string) error {
 	}
 	if isGUID(strings.TrimSpace(s)) {
 		// Never echo the value: it might be a real secret after all.
-		return configError("the client secret looks like a Secret ID (a GUID), not a secret Value",
-			"Use the secret's Value, not its Secret ID: in Certificates & secrets the Value is shown only once, right after the secret is created. If it is lost, create a new client secret and copy its Value.")
+		return configError("config.secret_id", "the client secret looks like a Secret ID (a GUID), not a secret Value")
 	}
 	if strings.TrimSpace(s) != s {
-		return configError("the client secret has leading or trailing whitespace",
-			"Remove the spaces or line breaks around the client secret's Value.")
+		return configError("config.secret_space", "the client secret has leading or trailing whitespace")
 	}
 	return nil
 }
@@ -411,13 +380,11 @@ func checkSecret(s string) error {
 func readSecretFile(name string) (string, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return "", &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("cannot read ClientSecretFile %q", name),
-			Hint: "Make ClientSecretFile name a readable file that holds the client secret's Value.", Err: err}
+		return "", localError("config.secret_file_unreadable", fmt.Sprintf("cannot read ClientSecretFile %q", name), catalog.Values{}, err)
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
-		return "", configError(fmt.Sprintf("ClientSecretFile %q is empty", name),
-			"Write the client secret's Value into the file named by ClientSecretFile.")
+		return "", configError("config.secret_file_empty", fmt.Sprintf("ClientSecretFile %q is empty", name))
 	}
 	if err := checkSecret(s); err != nil {
 		return "", err
@@ -427,30 +394,25 @@ func readSecretFile(name string) (string, error) {
 
 func checkCertificate(c *tls.Certificate) error {
 	if len(c.Certificate) == 0 {
-		return configError("Certificate has no certificate",
-			"Load the certificate together with its private key, for example with tls.LoadX509KeyPair(certFile, keyFile).")
+		return configError("config.cert_missing", "Certificate has no certificate")
 	}
 	if c.PrivateKey == nil {
-		return configError("Certificate has no private key",
-			"Load the certificate together with its private key, for example with tls.LoadX509KeyPair(certFile, keyFile).")
+		return configError("config.cert_missing", "Certificate has no private key")
 	}
 	key, ok := c.PrivateKey.(*rsa.PrivateKey)
 	if !ok {
-		return configError(fmt.Sprintf("Certificate has a %T private key; only RSA keys are supported", c.PrivateKey),
-			"Create an RSA certificate (2048 bits or more), upload its public part to the app registration (Certificates & secrets > Certificates) and use it here.")
+		return configError("config.cert_not_rsa", fmt.Sprintf("Certificate has a %T private key; only RSA keys are supported", c.PrivateKey))
 	}
 	leaf := c.Leaf
 	if leaf == nil {
 		var err error
 		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
-			return &Error{Kind: ErrConfig, Op: "config", Message: "Certificate cannot be parsed",
-				Hint: "Load the certificate with tls.LoadX509KeyPair from PEM files.", Err: err}
+			return localError("config.cert_unparsable", "Certificate cannot be parsed", catalog.Values{}, err)
 		}
 	}
 	pub, ok := leaf.PublicKey.(*rsa.PublicKey)
 	if !ok || !pub.Equal(key.Public()) {
-		return configError("Certificate's private key does not match its certificate",
-			"Load the certificate and the private key that belong together.")
+		return configError("config.cert_mismatch", "Certificate's private key does not match its certificate")
 	}
 	return nil
 }

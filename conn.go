@@ -84,7 +84,7 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace, marks *dialMark
 	defer cancel()
 	raw, err := s.dialTCP(dctx, addr)
 	if err != nil {
-		return nil, s.connectError(ctx, err, addr)
+		return nil, s.connectError(ctx, err)
 	}
 	sc := smtpclient.New(raw, smtpclient.Config{TLS: r.tlsConfig, Grace: replyGrace,
 		GreetingTimeout: greetingTimeout, Log: s.protocolLog()})

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/o365smtp/o365smtp/internal/catalog"
 )
 
 // The environment variables ConfigFromEnv reads.
@@ -129,14 +131,12 @@ func ConfigFromLookup(getenv func(key string) string) (Config, error) {
 	}
 
 	if cfg.Host = env.get(envHost); strings.ContainsAny(cfg.Host, ":/ ") && !isIPv6(cfg.Host) {
-		return Config{}, envError(envHost, fmt.Sprintf("%q is not a host name", cfg.Host),
-			"Set "+envHost+" to a bare DNS name such as smtp.office365.com, and the port in "+envPort+".", nil)
+		return Config{}, envError("env.host", envHost, fmt.Sprintf("%q is not a host name", cfg.Host), nil)
 	}
 	if p := env.get(envPort); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return Config{}, envError(envPort, fmt.Sprintf("%q is not a port number", p),
-				"Set "+envPort+" to a number from 1 to 65535, such as 587 (STARTTLS, what Exchange Online uses), or leave it unset.", nil)
+			return Config{}, envError("env.port", envPort, fmt.Sprintf("%q is not a port number", p), nil)
 		}
 		cfg.Port = n
 	}
@@ -155,19 +155,17 @@ func ConfigFromLookup(getenv func(key string) string) (Config, error) {
 		names = append(names, envAzureAuthorityHost)
 	}
 	name, v = env.first(names...)
-	if cfg.AuthorityHost, err = httpsURL(name, v, false,
-		"Set "+name+" to the login host only, such as https://login.microsoftonline.com (no tenant, no path), or leave it unset for the cloud's default."); err != nil {
+	if cfg.AuthorityHost, err = httpsURL("env.authority", name, v, false); err != nil {
 		return Config{}, err
 	}
 	cfg.Scope = env.get(envScope)
-	if cfg.GraphURL, err = httpsURL(envGraphURL, env.get(envGraphURL), true,
-		"Set "+envGraphURL+" to an https URL such as https://graph.microsoft.com, or leave it unset for the cloud's default."); err != nil {
+	if cfg.GraphURL, err = httpsURL("env.graph_url", envGraphURL, env.get(envGraphURL), true); err != nil {
 		return Config{}, err
 	}
 	cfg.GraphScope = env.get(envGraphScope)
 
 	if cfg.CAFile = env.get(envCAFile); cfg.CAFile != "" {
-		if err := checkRegular(envCAFile, cfg.CAFile, "Make "+envCAFile+" name a readable PEM file of CA certificates."); err != nil {
+		if err := checkRegular("env.ca_file", envCAFile, cfg.CAFile); err != nil {
 			return Config{}, err
 		}
 		if _, err := readCAFile(cfg.CAFile); err != nil {
@@ -207,7 +205,7 @@ func (l lookup) check(name, v string, check func(string) error) error {
 func (l lookup) text(name string, dst interface{ UnmarshalText([]byte) error }, valid string) error {
 	v := l.get(name)
 	if err := dst.UnmarshalText([]byte(v)); err != nil {
-		return envError(name, fmt.Sprintf("%q is not one of %s", v, valid), "Set "+name+" to one of "+valid+", or leave it unset for the default.", nil)
+		return localError("env.choice", name+": "+fmt.Sprintf("%q is not one of %s", v, valid), catalog.Values{Subject: name, Choices: valid}, nil)
 	}
 	return nil
 }
@@ -224,11 +222,9 @@ func (l lookup) credential(cfg *Config) error {
 	certFile, keyFile := l.get(envCertFile), l.get(envKeyFile)
 	switch {
 	case len(set) > 1:
-		return configError("more than one credential variable is set: "+strings.Join(set, ", "),
-			"Set exactly one of "+envClientSecret+", "+envClientSecretFile+", "+envCertFile+", "+envClientAssertionFile+" and "+envManagedIdentity+", and unset the others.")
+		return configError("env.two_credentials", "more than one credential variable is set: "+strings.Join(set, ", "))
 	case keyFile != "" && certFile == "":
-		return envError(envKeyFile, "set without "+envCertFile,
-			"Set "+envCertFile+" to the PEM file of the certificate that goes with the key, or unset "+envKeyFile+".", nil)
+		return envError("env.key_without_cert", envKeyFile, "set without "+envCertFile, nil)
 	case len(set) == 0:
 		if f := l.get(envAzureTokenFile); f != "" {
 			return assertionFromFile(cfg, envAzureTokenFile, f)
@@ -242,14 +238,13 @@ func (l lookup) credential(cfg *Config) error {
 		return renamed(envClientSecret, checkSecret(cfg.ClientSecret))
 	case envClientSecretFile:
 		cfg.ClientSecretFile = l.get(envClientSecretFile)
-		const hint = "Make " + envClientSecretFile + " name a readable file that holds the client secret's Value."
-		b, err := readEnvFile(envClientSecretFile, cfg.ClientSecretFile, hint)
+		b, err := readEnvFile("env.secret_file", envClientSecretFile, cfg.ClientSecretFile)
 		if err != nil {
 			return err
 		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return envError(envClientSecretFile, fmt.Sprintf("the file %q is empty", cfg.ClientSecretFile), hint, nil)
+			return envError("env.secret_file", envClientSecretFile, fmt.Sprintf("the file %q is empty", cfg.ClientSecretFile), nil)
 		}
 		return renamed(envClientSecretFile, checkSecret(s))
 	case envCertFile:
@@ -262,8 +257,7 @@ func (l lookup) credential(cfg *Config) error {
 	if strings.EqualFold(cfg.ManagedIdentity, "system") {
 		cfg.ManagedIdentity = "system"
 	} else if !isGUID(cfg.ManagedIdentity) {
-		return envError(envManagedIdentity, fmt.Sprintf("%q is neither \"system\" nor a client ID", cfg.ManagedIdentity),
-			"Set "+envManagedIdentity+" to system for the system-assigned managed identity, or to the client ID (a GUID) of a user-assigned one.", nil)
+		return envError("env.managed_identity", envManagedIdentity, fmt.Sprintf("%q is neither \"system\" nor a client ID", cfg.ManagedIdentity), nil)
 	}
 	return nil
 }
@@ -271,7 +265,7 @@ func (l lookup) credential(cfg *Config) error {
 // certificateFromFiles loads the certificate credential; keyFile "" means
 // that certFile holds the key too.
 func certificateFromFiles(cfg *Config, certFile, keyFile string) error {
-	certPEM, err := readEnvFile(envCertFile, certFile, "Make "+envCertFile+" name a readable PEM file of the certificate (RSA), which may hold its key too.")
+	certPEM, err := readEnvFile("env.cert_file", envCertFile, certFile)
 	if err != nil {
 		return err
 	}
@@ -279,16 +273,14 @@ func certificateFromFiles(cfg *Config, certFile, keyFile string) error {
 	keyPEM := certPEM
 	if keyFile != "" {
 		what = fmt.Sprintf("%s: %q with %s %q", envCertFile, certFile, envKeyFile, keyFile)
-		if keyPEM, err = readEnvFile(envKeyFile, keyFile, "Make "+envKeyFile+" name a readable PEM file of the certificate's private key."); err != nil {
+		if keyPEM, err = readEnvFile("env.key_file", envKeyFile, keyFile); err != nil {
 			return err
 		}
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		// The cause is crypto/tls's, which never quotes the key.
-		return &Error{Kind: ErrConfig, Op: "config", Err: err,
-			Message: fmt.Sprintf("%s cannot be loaded: %v", what, err),
-			Hint:    "Set " + envCertFile + " to a PEM file with a CERTIFICATE block and " + envKeyFile + " to a PEM file with its PRIVATE KEY block (or put both in the one file), as openssl req -x509 -newkey rsa:2048 writes them."}
+		return localError("env.cert_pair", fmt.Sprintf("%s cannot be loaded: %v", what, err), catalog.Values{}, err)
 	}
 	cfg.Certificate = &cert
 	return nil
@@ -306,61 +298,61 @@ func assertionFromFile(cfg *Config, name, file string) error {
 
 // readAssertion reads and trims a client assertion file.
 func readAssertion(name, file string) (string, error) {
-	hint := "Make " + name + " name a readable file that holds the federated credential (a JWT), such as the projected service account token."
-	b, err := readEnvFile(name, file, hint)
+	b, err := readEnvFile("env.assertion_file", name, file)
 	if err != nil {
 		return "", err
 	}
 	a := strings.TrimSpace(string(b))
 	if a == "" {
-		return "", envError(name, fmt.Sprintf("the file %q is empty", file), hint, nil)
+		return "", envError("env.assertion_file", name, fmt.Sprintf("the file %q is empty", file), nil)
 	}
 	return a, nil
 }
 
 // readEnvFile reads the regular file named by the variable name, of at most
 // maxEnvFileSize bytes. Its errors never hold the file's contents.
-func readEnvFile(name, file, hint string) ([]byte, error) {
-	if err := checkRegular(name, file, hint); err != nil {
+func readEnvFile(id, name, file string) ([]byte, error) {
+	if err := checkRegular(id, name, file); err != nil {
 		return nil, err
 	}
 	b, err := readBounded(file, maxEnvFileSize)
 	if err != nil {
-		return nil, envError(name, fmt.Sprintf("cannot read %q", file), hint+fmt.Sprintf(" (at most %d bytes)", maxEnvFileSize), err)
+		return nil, envError(id, name, fmt.Sprintf("cannot read %q", file), err)
 	}
 	return b, nil
 }
 
 // checkRegular returns an ErrConfig naming the variable unless file is a
 // regular file: a directory, device or FIFO could block or never end.
-func checkRegular(name, file, hint string) error {
+func checkRegular(id, name, file string) error {
 	st, err := os.Stat(file)
 	if err != nil {
-		return envError(name, fmt.Sprintf("cannot read %q: %v", file, errors.Unwrap(err)), hint, err)
+		return envError(id, name, fmt.Sprintf("cannot read %q: %v", file, errors.Unwrap(err)), err)
 	}
 	if !st.Mode().IsRegular() {
-		return envError(name, fmt.Sprintf("%q is not a regular file", file), hint, nil)
+		return envError(id, name, fmt.Sprintf("%q is not a regular file", file), nil)
 	}
 	return nil
 }
 
 // httpsURL validates and normalises an https URL from the variable name;
 // without path, a URL with a path is refused. A trailing slash is dropped.
-func httpsURL(name, v string, path bool, hint string) (string, error) {
+func httpsURL(id, name, v string, path bool) (string, error) {
 	if v == "" {
 		return "", nil
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
 		(!path && u.Path != "" && u.Path != "/") {
-		return "", envError(name, fmt.Sprintf("%q is not an https URL of a host", v), hint, nil)
+		return "", envError(id, name, fmt.Sprintf("%q is not an https URL of a host", v), nil)
 	}
 	return strings.TrimRight(v, "/"), nil
 }
 
-// envError returns an ErrConfig whose Message starts with the variable name.
-func envError(name, msg, hint string, cause error) *Error {
-	return &Error{Kind: ErrConfig, Op: "config", Message: name + ": " + msg, Hint: hint, Err: cause}
+// envError returns the ErrConfig of row id about the variable name: its
+// Message starts with the name, and the Hint names it.
+func envError(id, name, msg string, cause error) *Error {
+	return localError(id, name+": "+msg, catalog.Values{Subject: name}, cause)
 }
 
 // renamed returns err, an *Error of a Config check, with the variable name

@@ -302,8 +302,3 @@ func quitAll(cs []*conn) {
 	}
 	wg.Wait()
 }
-
-func closedError() *Error {
-	return &Error{Kind: ErrClosed, Op: "message", Message: "the Sender is closed",
-		Hint: "Create a new Sender with New; Send and Verify fail after Shutdown or Close.", retry: retryNever}
-}

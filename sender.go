@@ -114,8 +114,7 @@ func (env *envelope) mailParams(c *conn) ([]string, *Error) {
 	}
 	if env.utf8 {
 		if !c.utf8 {
-			return nil, &Error{Kind: ErrInvalidMessage, Op: "mail", Message: "an envelope address is not ASCII and the server does not offer SMTPUTF8",
-				Hint: "Use ASCII addresses (an internationalized domain in its xn-- form), or a server that offers SMTPUTF8.", retry: retryNever}
+			return nil, localError("message.utf8_address", "an envelope address is not ASCII and the server does not offer SMTPUTF8", catalog.Values{}, nil)
 		}
 		p = append(p, "SMTPUTF8")
 	}
@@ -174,26 +173,23 @@ func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
 // prepare validates and renders msg.
 func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 	if msg == nil {
-		return nil, &Error{Kind: ErrInvalidMessage, Op: "message", Message: "the message is nil", Hint: "Pass a message made with mail.NewMsg."}
+		return nil, localError("message.nil", "the message is nil", catalog.Values{}, nil)
 	}
 	rcpts, err := msg.GetRecipients()
 	if err != nil || len(rcpts) == 0 {
-		return nil, &Error{Kind: ErrInvalidMessage, Op: "message", Message: "the message has no recipients",
-			Hint: "Add at least one To, Cc or Bcc address."}
+		return nil, localError("message.no_recipients", "the message has no recipients", catalog.Values{}, err)
 	}
 	if len(rcpts) > maxRecipients {
-		return nil, &Error{Kind: ErrInvalidMessage, Op: "message", Message: fmt.Sprintf("the message has %d recipients", len(rcpts)),
-			Hint: "Exchange Online accepts at most 500 recipients per message (and 10,000 a day per mailbox): split the list into several messages."}
+		return nil, localError("message.too_many_recipients", fmt.Sprintf("the message has %d recipients", len(rcpts)), catalog.Values{}, nil)
 	}
 	if len(msg.GetFrom()) == 0 && len(msg.GetAddrHeader(mail.HeaderEnvelopeFrom)) == 0 {
 		if err := msg.From(s.r.cfg.Mailbox); err != nil {
-			return nil, &Error{Kind: ErrInvalidMessage, Op: "message", Message: "cannot set From to Mailbox", Hint: "Set From on the message.", Err: err}
+			return nil, localError("message.from", "cannot set From to Mailbox", s.hintValues(), err)
 		}
 	}
 	from, err := msg.GetSender(false)
 	if err != nil || from == "" {
-		return nil, &Error{Kind: ErrInvalidMessage, Op: "message", Message: "the message has no usable sender",
-			Hint: "Set From (or an envelope sender) to " + s.r.cfg.Mailbox + " or to an address the app may send as.", Err: err}
+		return nil, localError("message.from", "the message has no usable sender", s.hintValues(), err)
 	}
 	// go-mail returns addresses in angle brackets; the envelope keeps them
 	// bare, and the SMTP client adds the brackets.
@@ -207,8 +203,7 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 	}
 	var buf bytes.Buffer
 	if _, err := msg.WriteTo(&buf); err != nil {
-		return nil, &Error{Kind: ErrInvalidMessage, Op: "message", Message: "the message cannot be rendered: " + err.Error(),
-			Hint: "Check the message's parts and attachments.", Err: err}
+		return nil, localError("message.render", "the message cannot be rendered: "+err.Error(), catalog.Values{}, err)
 	}
 	env.data = buf.Bytes()
 	env.utf8 = !isASCII(from) || slices.ContainsFunc(rcpts, func(r string) bool { return !isASCII(r) })
@@ -242,8 +237,7 @@ func (s *Sender) pace(ctx context.Context) *Error {
 		if ctx.Err() != nil {
 			return canceledError("message", ctx.Err())
 		}
-		return &Error{Kind: ErrCanceled, Op: "message", Message: "the Limiter refused: " + err.Error(),
-			Hint: "The Limiter's Wait returned an error (for *rate.Limiter: the context's deadline is too close for the next slot).", Err: err}
+		return localError("sender.limiter", "the Limiter refused: "+err.Error(), catalog.Values{}, err)
 	}
 	return nil
 }
@@ -391,8 +385,7 @@ const (
 // transact runs MAIL, RCPT, DATA and RSET for env on c.
 func (s *Sender) transact(ctx context.Context, c *conn, env *envelope, tr *Trace) (*Error, sessionState) {
 	if c.size > 0 && int64(len(env.data)) > c.size {
-		return &Error{Kind: ErrInvalidMessage, Op: "message", Message: fmt.Sprintf("the message is %d bytes; the server accepts at most %d", len(env.data), c.size),
-			Hint: "Make the message smaller: Exchange Online's default limit is 35 MB per message (150 MB at most), and attachments grow by a third when encoded."}, sessionOK
+		return localError("message.too_large", fmt.Sprintf("the message is %d bytes; the server accepts at most %d", len(env.data), c.size), catalog.Values{}, nil), sessionOK
 	}
 	params, perr := env.mailParams(c)
 	if perr != nil {

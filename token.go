@@ -3,19 +3,14 @@ package o365smtp
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -193,8 +188,7 @@ func (c *cachedSource) token(ctx context.Context) (Token, bool, *Error) {
 			return nil, c.tokenError(err)
 		}
 		if tok.AccessToken == "" {
-			return nil, &Error{Kind: ErrTokenRequest, Op: "token", Message: "the token source returned an empty access token",
-				Hint: "Make the TokenSource return a token, or an error."}
+			return nil, localError("token.empty", "the token source returned an empty access token", c.hints, nil)
 		}
 		ct := &cachedToken{tok: tok}
 		if !tok.ExpiresOn.IsZero() {
@@ -223,94 +217,6 @@ func (c *cachedSource) invalidate(accessToken string) {
 	if ct != nil && ct.tok.AccessToken == accessToken {
 		c.cur.CompareAndSwap(ct, nil)
 	}
-}
-
-// tokenError turns a token failure into an *Error.
-func (c *cachedSource) tokenError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		if e.Op == "" {
-			e.Op = "token"
-		}
-		return e
-	}
-	var ae *assertionError
-	if errors.As(err, &ae) {
-		return &Error{Kind: ErrInvalidCertificate, Op: "token", Message: "the ClientAssertion callback failed: " + redactAll(ae.err.Error(), c.redact()),
-			Hint: "Fix the ClientAssertion callback: for workload identity, check that the file named by AZURE_FEDERATED_TOKEN_FILE exists and is readable.", Err: ae.err, retry: retryNever}
-	}
-	var ce msalerrors.CallErr
-	if errors.As(err, &ce) && ce.Resp != nil {
-		var body []byte
-		if ce.Resp.Body != nil {
-			body, _ = io.ReadAll(io.LimitReader(ce.Resp.Body, 64<<10))
-		}
-		tc := catalog.ClassifyToken(ce.Resp.StatusCode, body)
-		e := &Error{Kind: Kind(tc.Kind), Op: "token", AADSTS: tc.AADSTS, Message: redactAll(tc.Message, c.redact()),
-			Hint: tc.Hint(c.hints), Err: &httpStatusError{status: ce.Resp.StatusCode, oauthErr: tc.Error}}
-		e.retry = retryOf(tc.Retry)
-		return e
-	}
-	var ue *url.Error
-	var ne net.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		msg := "the token endpoint cannot be reached"
-		if ue != nil {
-			msg += ": " + ue.Err.Error()
-		}
-		return &Error{Kind: ErrTokenRequest, Op: "token", Message: redactAll(msg, c.redact()),
-			Hint: fmt.Sprintf("Check that %s is reachable over HTTPS from here (proxy, firewall, DNS), and that the Cloud and AuthorityHost are right.", c.hints.Authority),
-			Err:  err, retry: retryTransient}
-	}
-	return &Error{Kind: ErrTokenRequest, Op: "token", Message: redactAll(err.Error(), c.redact()),
-		Hint: "The token request failed before reaching Entra; check TenantID, AuthorityHost and the credential.", Err: err, retry: retryNever}
-}
-
-func retryOf(r catalog.Retry) retryClass {
-	switch r {
-	case catalog.Transient:
-		return retryTransient
-	case catalog.NeedsPerson:
-		return retryPerson
-	}
-	return retryNever
-}
-
-// httpStatusError is the cause of a token endpoint error: the HTTP status and
-// the OAuth error, nothing that could hold a secret.
-type httpStatusError struct {
-	status   int
-	oauthErr string
-}
-
-func (e *httpStatusError) Error() string {
-	s := fmt.Sprintf("token endpoint answered HTTP %d", e.status)
-	if e.oauthErr != "" {
-		s += " " + e.oauthErr
-	}
-	return s
-}
-
-// assertionError marks an error returned by Config.ClientAssertion.
-type assertionError struct{ err error }
-
-func (e *assertionError) Error() string { return "client assertion: " + e.err.Error() }
-func (e *assertionError) Unwrap() error { return e.err }
-
-// redactAll replaces every non-empty secret in s.
-func redactAll(s string, secrets []string) string {
-	for _, x := range secrets {
-		if len(x) >= 4 {
-			s = strings.ReplaceAll(s, x, "[REDACTED]")
-		}
-	}
-	return s
-}
-
-// canceledError is the ErrCanceled for a context that ended.
-func canceledError(op string, err error) *Error {
-	return &Error{Kind: ErrCanceled, Op: op, Message: err.Error(),
-		Hint: "The context ended first; allow more time (a cold start needs a token request and a TLS handshake).", Err: err, retry: retryNever}
 }
 
 // msalSource gets tokens from Entra with an MSAL confidential client.
@@ -399,8 +305,7 @@ func (m *msalSource) clientFor() (*confidential.Client, error) {
 		}
 		var err error
 		if cred, err = confidential.NewCredFromCert(certs, cfg.Certificate.PrivateKey); err != nil {
-			return nil, configError("the certificate credential cannot be used: "+err.Error(),
-				"Use an RSA certificate with its matching private key.")
+			return nil, configError("config.cert_credential", "the certificate credential cannot be used: "+err.Error())
 		}
 	case cfg.ClientAssertion != nil:
 		cb := cfg.ClientAssertion
@@ -419,8 +324,7 @@ func (m *msalSource) clientFor() (*confidential.Client, error) {
 		confidential.WithAzureRegion("DisableMsalForceRegion"),
 	)
 	if err != nil {
-		return nil, configError("the token client cannot be built: "+err.Error(),
-			"Check TenantID and AuthorityHost.")
+		return nil, configError("config.token_client", "the token client cannot be built: "+err.Error())
 	}
 	m.client = &c
 	return m.client, nil

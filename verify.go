@@ -167,8 +167,7 @@ func (v *verifier) config() *Error {
 	r := v.s.r
 	switch {
 	case r.implicitTLS && isMicrosoftSMTPHost(r.host):
-		e := &Error{Kind: ErrConfig, Op: "config", Message: fmt.Sprintf("implicit TLS on port %d: %s does not offer it", r.port, r.host),
-			Hint: "Exchange Online's SMTP AUTH submission uses STARTTLS on port 587: set Port to 587 (or 0) and Security to auto or starttls."}
+		e := configError("verify.implicit_tls", fmt.Sprintf("implicit TLS on port %d: %s does not offer it", r.port, r.host))
 		return v.fail("config", 0, e, "")
 	case r.port != 587 && r.port != 25 && isMicrosoftSMTPHost(r.host):
 		v.add("config", StatusWarn, 0, fmt.Sprintf("%s:%d with %s", r.host, r.port, modeName(r)),
@@ -198,8 +197,7 @@ func (v *verifier) credential() *Error {
 		detail = fmt.Sprintf("certificate %q, expires %s", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
 		switch {
 		case left <= 0:
-			e := &Error{Kind: ErrInvalidCertificate, Op: "config", Message: "the certificate expired on " + leaf.NotAfter.UTC().Format(time.RFC3339),
-				Hint: "Create a new certificate, upload its public part to the app registration (Certificates & secrets > Certificates) and configure it here."}
+			e := configError("verify.cert_expired", "the certificate expired on "+leaf.NotAfter.UTC().Format(time.RFC3339))
 			return v.fail("credential", v.since(start), e, "")
 		case left < 30*24*time.Hour:
 			credStatus = StatusWarn
@@ -348,8 +346,7 @@ func (v *verifier) claims(start time.Time, tok Token) *Error {
 	detail := fmt.Sprintf("aud %s, tid %s, appid %s, oid %s (the service principal's object ID), roles [%s]",
 		c.Aud, c.Tid, c.AppID, c.OID, strings.Join(c.Roles, " "))
 	if len(problems) > 0 {
-		e := &Error{Kind: ErrConfig, Op: "token", Message: strings.Join(problems, "; "),
-			Hint: fmt.Sprintf("Request the token for %s from tenant %s with app %s: check Scope, TenantID, ClientID and the TokenSource.", r.scope, r.cfg.TenantID, r.cfg.ClientID)}
+		e := localError("token.claims", strings.Join(problems, "; "), v.s.hintValues(), nil)
 		return v.fail("token_claims", v.since(start), e, detail+": "+e.Message)
 	}
 	if len(warns) > 0 {

@@ -49,6 +49,9 @@ type Values struct {
 	Host      string
 	Authority string
 	Scope     string
+	Addr      string // the SMTP endpoint, host:port
+	Subject   string // the field, variable or file a local failure is about
+	Choices   string // the values Subject may take
 }
 
 // The stages ClassifyReply knows.
@@ -241,7 +244,7 @@ func unsafeRune(c rune) bool {
 }
 
 // placeholders are the names a Hint template may use, in braces.
-var placeholders = []string{"ClientID", "TenantID", "Mailbox", "ObjectID", "From", "Host", "Authority", "Scope"}
+var placeholders = []string{"ClientID", "TenantID", "Mailbox", "ObjectID", "From", "Host", "Authority", "Scope", "Addr", "Subject", "Choices"}
 
 // fill replaces {Field} placeholders with v's values, or readable stand-ins
 // for the values that are unknown.
@@ -261,5 +264,8 @@ func fill(t string, v Values) string {
 		"{Host}", def(v.Host, "smtp.office365.com"),
 		"{Authority}", def(v.Authority, "https://login.microsoftonline.com"),
 		"{Scope}", def(v.Scope, "https://outlook.office365.com/.default"),
+		"{Addr}", def(v.Addr, "smtp.office365.com:587"),
+		"{Subject}", def(v.Subject, "the setting"),
+		"{Choices}", def(v.Choices, "the documented values"),
 	).Replace(t)
 }

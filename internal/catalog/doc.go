@@ -122,4 +122,23 @@ func TokenDocs() []TokenDoc {
 // show the global cloud's defaults.
 func docHint(h string) string { return fill(docValues.Replace(h), Values{}) }
 
-var docValues = strings.NewReplacer("{Host}", "<Host>", "{Authority}", "<AuthorityHost>", "{Scope}", "<Scope>")
+var docValues = strings.NewReplacer("{Host}", "<Host>", "{Authority}", "<AuthorityHost>", "{Scope}", "<Scope>",
+	"{Addr}", "<Host>:<Port>", "{Subject}", "<the setting>", "{Choices}", "<its values>")
+
+// LocalDoc is one local failure row of the catalogue, for the README.
+type LocalDoc struct {
+	ID    string // the row's id, e.g. "config.tenant_empty"
+	Kind  string // the o365smtp Kind value
+	Retry Retry  // the row's retry class
+	Doc   string // the cause in one sentence
+	Hint  string // the Hint with stand-ins for the Sender's values
+}
+
+// LocalDocs returns the local failure rows, in the catalogue's order.
+func LocalDocs() []LocalDoc {
+	out := make([]LocalDoc, len(localRows))
+	for i, r := range localRows {
+		out[i] = LocalDoc{ID: r.id, Kind: r.kind, Retry: r.retry, Doc: r.doc, Hint: docHint(r.hint)}
+	}
+	return out
+}

@@ -126,9 +126,6 @@ func randBytes(n int) []byte {
 	return b
 }
 
-// randHex returns 2n upper-case hex digits.
-func randHex(n int) string { return strings.ToUpper(hex.EncodeToString(randBytes(n))) }
-
 // newGUID returns a random (version 4) GUID in lower case.
 func newGUID() string {
 	b := randBytes(16)

@@ -88,7 +88,7 @@ func lineIndex(b []byte, marker string, from int) int {
 func markdown() string {
 	var b strings.Builder
 	b.WriteString("<!-- Generated from internal/catalog by `go generate ./internal/catalog`. Do not edit. -->\n\n")
-	b.WriteString("The tables below list every reply and token error the library classifies, by Kind. ")
+	b.WriteString("The tables below list every reply and token error the library classifies, and every failure it finds itself, by Kind. ")
 	b.WriteString("In \"What to do\", angle brackets stand for your own values, which `Error.Hint` fills in. ")
 	b.WriteString("\"Retried\" says whether Send retries the failure by itself; \"no, needs a person\" marks failures ")
 	b.WriteString("that are temporary but will not clear until someone acts. ")
@@ -110,10 +110,15 @@ func markdown() string {
 				rows = append(rows, replyRowMarkdown(r))
 			}
 		}
+		for _, r := range catalog.LocalDocs() {
+			if r.Kind == k.Value {
+				rows = append(rows, row("found locally (`"+r.ID+"`)", r.Doc, "", r.Retry, r.Hint))
+			}
+		}
 		if len(rows) == 0 {
 			continue
 		}
-		b.WriteString("\n| Reply or Entra error | Meaning | Retried | What to do |\n|---|---|---|---|\n")
+		b.WriteString("\n| Reply, Entra error or local failure | Meaning | Retried | What to do |\n|---|---|---|---|\n")
 		for _, r := range rows {
 			b.WriteString(r)
 		}
