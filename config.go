@@ -1,6 +1,7 @@
 package o365smtp
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -64,89 +65,83 @@ func isGUID(s string) bool { return guidRE.MatchString(s) }
 // resolve validates cfg and applies the defaults. It does no network I/O; it
 // reads ClientSecretFile.
 func resolve(cfg Config) (*resolved, error) {
-	r := &resolved{cfg: cfg, clock: clock.Real{}}
+	r := &resolved{cfg: cfg, clock: clock.Real{}, logger: cfg.Logger}
 	if cfg.Cloud < 0 || int(cfg.Cloud) >= len(clouds) {
 		return nil, configError("config.cloud", fmt.Sprintf("Cloud %d is not a known cloud", int(cfg.Cloud)))
 	}
 	if cfg.Security < SecurityAuto || cfg.Security > SecurityImplicitTLS {
 		return nil, configError("config.security", fmt.Sprintf("Security %d is not a known mode", int(cfg.Security)))
 	}
-	ce := clouds[cfg.Cloud]
+	for _, step := range []func() error{r.resolveCredential, r.resolveEndpoints, r.resolveTLS, r.resolvePolicy} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
 
-	// Credential: exactly one.
+// resolveCredential checks that exactly one credential is set, and the IDs
+// it needs.
+func (r *resolved) resolveCredential() error {
+	cfg := r.cfg
 	var creds []string
-	if cfg.ClientSecret != "" {
-		creds = append(creds, "ClientSecret")
-		r.credential = credClientSecret
-	}
-	if cfg.ClientSecretFile != "" {
-		creds = append(creds, "ClientSecretFile")
-		r.credential = credClientSecretFile
-	}
-	if cfg.Certificate != nil {
-		creds = append(creds, "Certificate")
-		r.credential = credCertificate
-	}
-	if cfg.ClientAssertion != nil {
-		creds = append(creds, "ClientAssertion")
-		r.credential = credClientAssertion
-	}
-	if cfg.TokenSource != nil {
-		creds = append(creds, "TokenSource")
-		r.credential = credTokenSource
-	}
-	if cfg.ManagedIdentity != "" {
-		creds = append(creds, "ManagedIdentity")
-		r.credential = credManagedIdentity
+	for _, c := range []struct {
+		set         bool
+		field, name string
+	}{
+		{cfg.ClientSecret != "", "ClientSecret", credClientSecret},
+		{cfg.ClientSecretFile != "", "ClientSecretFile", credClientSecretFile},
+		{cfg.Certificate != nil, "Certificate", credCertificate},
+		{cfg.ClientAssertion != nil, "ClientAssertion", credClientAssertion},
+		{cfg.TokenSource != nil, "TokenSource", credTokenSource},
+		{cfg.ManagedIdentity != "", "ManagedIdentity", credManagedIdentity},
+	} {
+		if c.set {
+			creds = append(creds, c.field)
+			r.credential = c.name
+		}
 	}
 	switch {
 	case len(creds) == 0:
-		return nil, configError("config.no_credential", "no credential is set")
+		return configError("config.no_credential", "no credential is set")
 	case len(creds) > 1:
-		return nil, configError("config.two_credentials", "more than one credential is set: "+strings.Join(creds, ", "))
+		return configError("config.two_credentials", "more than one credential is set: "+strings.Join(creds, ", "))
 	}
-
 	if err := notYet(cfg); err != nil {
-		return nil, err
+		return err
 	}
-
+	var checks []func() error
 	if cfg.TokenSource == nil || cfg.TenantID != "" {
-		if err := checkTenant(cfg.TenantID); err != nil {
-			return nil, err
-		}
+		checks = append(checks, func() error { return checkTenant(cfg.TenantID) })
 	}
 	if cfg.TokenSource == nil || cfg.ClientID != "" {
-		if err := checkClientID(cfg.ClientID); err != nil {
-			return nil, err
-		}
+		checks = append(checks, func() error { return checkClientID(cfg.ClientID) })
 	}
-	if err := checkMailbox(cfg.Mailbox); err != nil {
-		return nil, err
-	}
-	if err := checkSecret(cfg.ClientSecret); err != nil {
-		return nil, err
-	}
+	checks = append(checks, func() error { return checkMailbox(cfg.Mailbox) }, func() error { return checkSecret(cfg.ClientSecret) })
 	if cfg.ClientSecretFile != "" {
-		if _, err := readSecretFile(cfg.ClientSecretFile); err != nil {
-			return nil, err
-		}
+		checks = append(checks, func() error { _, err := readSecretFile(cfg.ClientSecretFile); return err })
 	}
 	if cfg.Certificate != nil {
-		if err := checkCertificate(cfg.Certificate); err != nil {
-			return nil, err
+		checks = append(checks, func() error { return checkCertificate(cfg.Certificate) })
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
-	// Endpoints.
-	r.host = cfg.Host
-	if r.host == "" {
-		r.host = ce.host
-	}
+// resolveEndpoints applies the Cloud's defaults to Host, Port, AuthorityHost
+// and Scope, and checks them.
+func (r *resolved) resolveEndpoints() error {
+	cfg, ce := r.cfg, clouds[r.cfg.Cloud]
+	r.host = cmp.Or(cfg.Host, ce.host)
 	if strings.ContainsAny(r.host, ":/ ") && !isIPv6(r.host) {
-		return nil, configError("config.host", fmt.Sprintf("Host %q is not a host name", r.host))
+		return configError("config.host", fmt.Sprintf("Host %q is not a host name", r.host))
 	}
 	if cfg.Port < 0 || cfg.Port > 65535 {
-		return nil, configError("config.port", fmt.Sprintf("Port %d is out of range", cfg.Port))
+		return configError("config.port", fmt.Sprintf("Port %d is out of range", cfg.Port))
 	}
 	r.port = cfg.Port
 	switch {
@@ -157,47 +152,41 @@ func resolve(cfg Config) (*resolved, error) {
 	}
 	r.implicitTLS = cfg.Security == SecurityImplicitTLS || (cfg.Security == SecurityAuto && r.port == defaultImplicitPort)
 
-	authority := cfg.AuthorityHost
-	if authority == "" {
-		authority = ce.authority
-	}
+	authority := cmp.Or(cfg.AuthorityHost, ce.authority)
 	u, err := url.Parse(authority)
 	if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, configError("config.authority", fmt.Sprintf("AuthorityHost %q is not an https URL of a host", authority))
+		return configError("config.authority", fmt.Sprintf("AuthorityHost %q is not an https URL of a host", authority))
 	}
 	r.authority = "https://" + u.Host
-	r.scope = cfg.Scope
-	if r.scope == "" {
-		r.scope = ce.scope
-	}
+	r.scope = cmp.Or(cfg.Scope, ce.scope)
+	return nil
+}
 
-	// TLS.
-	if cfg.TLSConfig != nil {
-		if cfg.TLSConfig.InsecureSkipVerify {
-			return nil, configError("config.tls_insecure", "TLSConfig.InsecureSkipVerify is set")
+// resolveTLS checks TLSConfig, applies CAFile, and builds the SMTP TLS
+// configuration and the token endpoint's HTTP client.
+func (r *resolved) resolveTLS() error {
+	cfg := r.cfg
+	r.tlsConfig = &tls.Config{}
+	if c := cfg.TLSConfig; c != nil {
+		switch {
+		case c.InsecureSkipVerify:
+			return configError("config.tls_insecure", "TLSConfig.InsecureSkipVerify is set")
+		case c.MinVersion != 0 && c.MinVersion < tls.VersionTLS12:
+			return configError("config.tls_min", "TLSConfig.MinVersion is below TLS 1.2")
+		case c.MaxVersion != 0 && c.MaxVersion < tls.VersionTLS12:
+			return configError("config.tls_max", "TLSConfig.MaxVersion is below TLS 1.2")
 		}
-		if cfg.TLSConfig.MinVersion != 0 && cfg.TLSConfig.MinVersion < tls.VersionTLS12 {
-			return nil, configError("config.tls_min", "TLSConfig.MinVersion is below TLS 1.2")
-		}
-		if cfg.TLSConfig.MaxVersion != 0 && cfg.TLSConfig.MaxVersion < tls.VersionTLS12 {
-			return nil, configError("config.tls_max", "TLSConfig.MaxVersion is below TLS 1.2")
-		}
-		r.tlsConfig = cfg.TLSConfig.Clone()
-	} else {
-		r.tlsConfig = &tls.Config{}
+		r.tlsConfig = c.Clone()
 	}
-	if r.tlsConfig.MinVersion < tls.VersionTLS12 {
-		r.tlsConfig.MinVersion = tls.VersionTLS12
-	}
+	r.tlsConfig.MinVersion = max(r.tlsConfig.MinVersion, tls.VersionTLS12)
 	if r.tlsConfig.ServerName == "" {
 		r.tlsConfig.ServerName = r.host
 	}
-
 	r.httpClient = cfg.HTTPClient
 	if cfg.CAFile != "" {
 		extra, err := readCAFile(cfg.CAFile)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.tlsConfig.RootCAs = withCerts(r.tlsConfig.RootCAs, extra)
 		if r.httpClient == nil {
@@ -209,41 +198,32 @@ func resolve(cfg Config) (*resolved, error) {
 	if r.httpClient == nil {
 		r.httpClient = &http.Client{Timeout: defaultHTTPTimeout}
 	}
-	r.logger = cfg.Logger
+	return nil
+}
 
-	// Pacing.
-	if cfg.MaxConnections < 0 {
-		return nil, configError("config.max_connections", fmt.Sprintf("MaxConnections %d is negative", cfg.MaxConnections))
+// resolvePolicy checks the pacing and retry settings and applies their
+// defaults.
+func (r *resolved) resolvePolicy() error {
+	cfg := r.cfg
+	switch {
+	case cfg.MaxConnections < 0:
+		return configError("config.max_connections", fmt.Sprintf("MaxConnections %d is negative", cfg.MaxConnections))
+	case cfg.MaxAttempts < 0:
+		return configError("config.max_attempts", fmt.Sprintf("MaxAttempts %d is negative", cfg.MaxAttempts))
+	case cfg.RetryBackoff < 0:
+		return configError("config.retry_backoff", fmt.Sprintf("RetryBackoff %s is negative", cfg.RetryBackoff))
 	}
-	r.maxConns = cfg.MaxConnections
-	if r.maxConns == 0 {
-		r.maxConns = defaultMaxConnections
-	}
-	r.perMinute = cfg.MessagesPerMinute
-	if r.perMinute == 0 {
-		r.perMinute = defaultPerMinute
-	}
-	if cfg.MaxAttempts < 0 {
-		return nil, configError("config.max_attempts", fmt.Sprintf("MaxAttempts %d is negative", cfg.MaxAttempts))
-	}
-	r.maxAttempts = cfg.MaxAttempts
-	if r.maxAttempts == 0 {
-		r.maxAttempts = defaultMaxAttempts
-	}
-	if cfg.RetryBackoff < 0 {
-		return nil, configError("config.retry_backoff", fmt.Sprintf("RetryBackoff %s is negative", cfg.RetryBackoff))
-	}
-	r.retryBackoff = cfg.RetryBackoff
-	if r.retryBackoff == 0 {
-		r.retryBackoff = defaultRetryBackoff
-	}
+	r.maxConns = cmp.Or(cfg.MaxConnections, defaultMaxConnections)
+	r.perMinute = cmp.Or(cfg.MessagesPerMinute, defaultPerMinute)
+	r.maxAttempts = cmp.Or(cfg.MaxAttempts, defaultMaxAttempts)
+	r.retryBackoff = cmp.Or(cfg.RetryBackoff, defaultRetryBackoff)
 	switch {
 	case cfg.CoolOff == 0:
 		r.coolOff = defaultCoolOff
 	case cfg.CoolOff > 0:
 		r.coolOff = cfg.CoolOff
 	}
-	return r, nil
+	return nil
 }
 
 // notYet refuses the settings of this release whose work has not landed.
