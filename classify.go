@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -73,42 +72,6 @@ func inTransaction(step smtpclient.Step) bool {
 	return false
 }
 
-// sessionError classifies a failed step of an SMTP session. refused lists
-// the refused recipients of an "rcpt" failure; from is the message's From,
-// for the Hints that name it.
-func (s *Sender) sessionError(ctx context.Context, err error, refused []string, from string) *Error {
-	var re *smtpclient.ReplyError
-	if errors.As(err, &re) {
-		return s.replyError(re.Step, re.Reply, refused, from)
-	}
-	step := smtpclient.StepGreeting
-	var se *smtpclient.Error
-	if errors.As(err, &se) {
-		step, err = se.Step, se.Err
-	}
-	op := smtpOp[step]
-	if step == smtpclient.StepDataEnd {
-		return s.smtpLocal("smtp.unknown_outcome", op, "the connection ended after the message data was sent, before the server's reply: "+err.Error(), err)
-	}
-	if cerr := ctxEnded(ctx); cerr != nil {
-		return canceledError(op, cerr)
-	}
-	id, msg := localCause(step, err)
-	return s.smtpLocal(id, op, msg, err)
-}
-
-// smtpLocal is the *Error of a local SMTP failure: row id, with op as the
-// Op unless the row fixes it.
-func (s *Sender) smtpLocal(id, op, msg string, err error) *Error {
-	v := s.hintValues()
-	v.Addr = s.addr()
-	e := localError(id, msg, v, err)
-	if e.Op == "" {
-		e.Op = op
-	}
-	return e
-}
-
 // localCause picks the catalogue row of a step that failed without a reply,
 // and the Message.
 func localCause(step smtpclient.Step, err error) (id, msg string) {
@@ -166,23 +129,6 @@ func tlsCause(err error) (id, msg string) {
 	return "", ""
 }
 
-// connectError classifies a failed TCP connect.
-func (s *Sender) connectError(ctx context.Context, err error) *Error {
-	if cerr := ctxEnded(ctx); cerr != nil {
-		return canceledError("connect", cerr)
-	}
-	return s.smtpLocal("smtp.unreachable", "connect", "the connection failed: "+err.Error(), err)
-}
-
-// replyError builds an *Error from an SMTP reply at step. from is the
-// message's From address, if known, for the Hints that name it.
-func (s *Sender) replyError(step smtpclient.Step, reply smtpclient.Reply, recipients []string, from string) *Error {
-	cr := catalog.ClassifyReply(smtpStage[step], reply.Code, reply.Text())
-	v := s.hintValuesFrom(from)
-	return &Error{Kind: Kind(cr.Kind), Op: smtpOp[step], Code: cr.Code, EnhancedCode: cr.Enhanced, Message: cr.Text,
-		Recipients: recipients, Hint: cr.Hint(v), Err: replyCause(cr), retry: retryOf(cr.Retry)}
-}
-
 // replyCause is the Err of a reply's *Error: the reply as net/textproto
 // represents one, with the sanitized text.
 func replyCause(cr catalog.Reply) *textproto.Error {
@@ -192,9 +138,6 @@ func replyCause(cr catalog.Reply) *textproto.Error {
 	}
 	return &textproto.Error{Code: cr.Code, Msg: msg}
 }
-
-// addr is the SMTP endpoint, host:port.
-func (s *Sender) addr() string { return net.JoinHostPort(s.r.host, strconv.Itoa(s.r.port)) }
 
 // The token side.
 
@@ -286,4 +229,57 @@ func canceledError(op string, err error) *Error {
 // closedError is the ErrClosed of a Send or Verify after Shutdown or Close.
 func closedError() *Error {
 	return localError("sender.closed", "the Sender is closed", catalog.Values{}, nil)
+}
+
+// sessionError classifies a failed step of an SMTP session. refused lists
+// the refused recipients of an "rcpt" failure; from is the message's From,
+// for the Hints that name it.
+func (t *smtpTransport) sessionError(ctx context.Context, err error, refused []string, from string) *Error {
+	var re *smtpclient.ReplyError
+	if errors.As(err, &re) {
+		return t.replyError(re.Step, re.Reply, refused, from)
+	}
+	step := smtpclient.StepGreeting
+	var se *smtpclient.Error
+	if errors.As(err, &se) {
+		step, err = se.Step, se.Err
+	}
+	op := smtpOp[step]
+	if step == smtpclient.StepDataEnd {
+		return t.smtpLocal("smtp.unknown_outcome", op, "the connection ended after the message data was sent, before the server's reply: "+err.Error(), err)
+	}
+	if cerr := ctxEnded(ctx); cerr != nil {
+		return canceledError(op, cerr)
+	}
+	id, msg := localCause(step, err)
+	return t.smtpLocal(id, op, msg, err)
+}
+
+// smtpLocal is the *Error of a local SMTP failure: row id, with op as the
+// Op unless the row fixes it.
+func (t *smtpTransport) smtpLocal(id, op, msg string, err error) *Error {
+	v := t.hintValues()
+	v.Addr = t.addr()
+	e := localError(id, msg, v, err)
+	if e.Op == "" {
+		e.Op = op
+	}
+	return e
+}
+
+// connectError classifies a failed TCP connect.
+func (t *smtpTransport) connectError(ctx context.Context, err error) *Error {
+	if cerr := ctxEnded(ctx); cerr != nil {
+		return canceledError("connect", cerr)
+	}
+	return t.smtpLocal("smtp.unreachable", "connect", "the connection failed: "+err.Error(), err)
+}
+
+// replyError builds an *Error from an SMTP reply at step. from is the
+// message's From address, if known, for the Hints that name it.
+func (t *smtpTransport) replyError(step smtpclient.Step, reply smtpclient.Reply, recipients []string, from string) *Error {
+	cr := catalog.ClassifyReply(smtpStage[step], reply.Code, reply.Text())
+	v := t.hintValuesFrom(from)
+	return &Error{Kind: Kind(cr.Kind), Op: smtpOp[step], Code: cr.Code, EnhancedCode: cr.Enhanced, Message: cr.Text,
+		Recipients: recipients, Hint: cr.Hint(v), Err: replyCause(cr), retry: retryOf(cr.Retry)}
 }

@@ -73,8 +73,8 @@ type dialMarks struct {
 
 // dial opens, secures and authenticates a new connection with tok, one
 // explicit step at a time. The connection is always closed on failure.
-func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace, marks *dialMarks) (*conn, *Error) {
-	r := s.r
+func (t *smtpTransport) dial(ctx context.Context, tok Token, tr *Trace, marks *dialMarks) (*conn, *Error) {
+	r := t.r
 	if marks == nil {
 		marks = &dialMarks{}
 	}
@@ -82,14 +82,14 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace, marks *dialMark
 	addr := net.JoinHostPort(r.host, strconv.Itoa(r.port))
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	raw, err := s.dialTCP(dctx, addr)
+	raw, err := t.dialTCP(dctx, addr)
 	if err != nil {
-		return nil, s.connectError(ctx, err)
+		return nil, t.connectError(ctx, err)
 	}
 	sc := smtpclient.New(raw, smtpclient.Config{TLS: r.tlsConfig, Grace: replyGrace,
-		GreetingTimeout: greetingTimeout, Log: s.protocolLog()})
+		GreetingTimeout: greetingTimeout, Log: t.protocolLog()})
 	sc.Bind(dctx, dialTimeout)
-	c, e := s.handshake(dctx, sc, tok, tr, addr, marks)
+	c, e := t.handshake(dctx, sc, tok, tr, addr, marks)
 	sc.Unbind()
 	if e != nil {
 		_ = sc.Close()
@@ -98,14 +98,14 @@ func (s *Sender) dial(ctx context.Context, tok Token, tr *Trace, marks *dialMark
 		}
 		return nil, e
 	}
-	s.stats.dials.Add(1)
-	s.logDebug("smtp connection authenticated", "addr", addr, "tls", tls.VersionName(c.tls.Version))
+	t.dials.Add(1)
+	t.logDebug("smtp connection authenticated", "addr", addr, "tls", tls.VersionName(c.tls.Version))
 	return c, nil
 }
 
-func (s *Sender) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
-	if s.r.cfg.DialContext != nil {
-		return s.r.cfg.DialContext(ctx, "tcp", addr)
+func (t *smtpTransport) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	if t.r.cfg.DialContext != nil {
+		return t.r.cfg.DialContext(ctx, "tcp", addr)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", addr)
@@ -113,9 +113,9 @@ func (s *Sender) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
 
 // handshake runs greeting, EHLO, TLS and AUTH on sc, firing the trace as
 // each step completes.
-func (s *Sender) handshake(ctx context.Context, sc *smtpclient.Client, tok Token, tr *Trace, addr string, marks *dialMarks) (*conn, *Error) {
-	r := s.r
-	fail := func(err error) (*conn, *Error) { return nil, s.sessionError(ctx, err, nil, "") }
+func (t *smtpTransport) handshake(ctx context.Context, sc *smtpclient.Client, tok Token, tr *Trace, addr string, marks *dialMarks) (*conn, *Error) {
+	r := t.r
+	fail := func(err error) (*conn, *Error) { return nil, t.sessionError(ctx, err, nil, "") }
 	if r.implicitTLS {
 		if err := sc.HandshakeTLS(ctx); err != nil {
 			return fail(err)

@@ -36,9 +36,9 @@ func NewTokenSourceWithClock(cfg Config, c clock.Clock) (TokenSource, error) {
 
 // idleConns returns the pool's idle connections.
 func idleConns(s *Sender) []*conn {
-	s.pool.mu.Lock()
-	defer s.pool.mu.Unlock()
-	return append([]*conn(nil), s.pool.idle...)
+	s.smtp.pool.mu.Lock()
+	defer s.smtp.pool.mu.Unlock()
+	return append([]*conn(nil), s.smtp.pool.idle...)
 }
 
 // AgeIdleConnections moves the last-use time and the retirement time of
@@ -46,13 +46,13 @@ func idleConns(s *Sender) []*conn {
 // tell (it compares them with time.Now), d has passed. It returns the
 // number of idle connections.
 func AgeIdleConnections(s *Sender, d time.Duration) int {
-	s.pool.mu.Lock()
-	defer s.pool.mu.Unlock()
-	for _, c := range s.pool.idle {
+	s.smtp.pool.mu.Lock()
+	defer s.smtp.pool.mu.Unlock()
+	for _, c := range s.smtp.pool.idle {
 		c.lastUsed = c.lastUsed.Add(-d)
 		c.retireAt = c.retireAt.Add(-d)
 	}
-	return len(s.pool.idle)
+	return len(s.smtp.pool.idle)
 }
 
 // IdleRetireTimes returns when each idle pooled connection is due to be
@@ -70,13 +70,13 @@ func IdleRetireTimes(s *Sender) []time.Time {
 // timeout and sweeps. It returns how many it retired.
 func ExpireIdleConnections(s *Sender) int {
 	n := AgeIdleConnections(s, idleTimeout)
-	s.pool.sweep()
+	s.smtp.pool.sweep()
 	return n
 }
 
 // ConnectionSlotsTaken returns how many of the pool's connection slots are
 // taken now, including one held back after a 432 4.3.2.
-func ConnectionSlotsTaken(s *Sender) int { return len(s.pool.slots) }
+func ConnectionSlotsTaken(s *Sender) int { return len(s.smtp.pool.slots) }
 
 // IdleTimeout, MaxConnAge and ConcurrencyBackoff are the pool's timings.
 const (

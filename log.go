@@ -6,18 +6,18 @@ import (
 )
 
 // logDebug logs at Debug level when Config.Logger is set.
-func (s *Sender) logDebug(msg string, args ...any) {
-	if s.r.logger == nil {
+func (c *core) logDebug(msg string, args ...any) {
+	if c.r.logger == nil {
 		return
 	}
-	s.r.logger.Debug(msg, args...)
+	c.r.logger.Debug(msg, args...)
 }
 
 // secretValues lists the values that must never reach a log line: the
 // client secret and the access tokens in use.
-func (s *Sender) secretValues() []string {
-	out := s.tokens.redact()
-	if ct := s.tokens.cur.Load(); ct != nil {
+func (c *core) secretValues() []string {
+	out := c.tokens.redact()
+	if ct := c.tokens.cur.Load(); ct != nil {
 		out = append(out, ct.tok.AccessToken)
 	}
 	return out
@@ -27,8 +27,8 @@ func (s *Sender) secretValues() []string {
 // Debug as "smtp" with dir ("client" or "server") and line, the AUTH payload
 // never included and known secrets scrubbed as a second guard. It returns
 // nil without a Logger.
-func (s *Sender) protocolLog() func(dir, line string) {
-	l := s.r.logger
+func (c *core) protocolLog() func(dir, line string) {
+	l := c.r.logger
 	if l == nil {
 		return nil
 	}
@@ -37,7 +37,7 @@ func (s *Sender) protocolLog() func(dir, line string) {
 		if !l.Enabled(ctx, slog.LevelDebug) {
 			return
 		}
-		line = redactAll(line, s.secretValues())
+		line = redactAll(line, c.secretValues())
 		l.LogAttrs(ctx, slog.LevelDebug, "smtp", slog.String("dir", dir), slog.String("line", line))
 	}
 }

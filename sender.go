@@ -3,7 +3,6 @@ package o365smtp
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
 	"github.com/o365smtp/o365smtp/internal/clock"
-	"github.com/o365smtp/o365smtp/internal/smtpclient"
 )
 
 // Retry and fail-fast tuning. Exchange Online answers transient trouble
@@ -33,11 +31,11 @@ const (
 // Sender sends mail as one mailbox. It is safe for concurrent use by
 // multiple goroutines. The zero value is not usable; use New.
 type Sender struct {
-	r       *resolved
-	tokens  *cachedSource
-	pool    *pool
-	limiter Limiter // nil: no pacing
-	gov     *governor
+	*core
+	smtp      *smtpTransport
+	transport transport // smtp, for now the only one
+	limiter   Limiter   // nil: no pacing
+	gov       *governor
 
 	stats    senderStats
 	closed   atomic.Bool
@@ -47,15 +45,16 @@ type Sender struct {
 }
 
 type senderStats struct {
-	sent, failed, attempts, retries, dials atomic.Int64
-	govWaits, govWaitNanos                 atomic.Int64
-	mu                                     sync.Mutex
-	byKind                                 map[Kind]int64
+	sent, failed, attempts, retries atomic.Int64
+	govWaits, govWaitNanos          atomic.Int64
+	mu                              sync.Mutex
+	byKind                          map[Kind]int64
 }
 
 func newSender(r *resolved) (*Sender, error) {
-	s := &Sender{r: r, tokens: newCachedSource(r)}
-	s.pool = newPool(r.maxConns, r.clock)
+	c := &core{r: r, tokens: newCachedSource(r)}
+	s := &Sender{core: c, smtp: newSMTPTransport(c)}
+	s.transport = s.smtp
 	switch {
 	case r.cfg.Limiter != nil:
 		s.limiter = r.cfg.Limiter
@@ -150,14 +149,11 @@ func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
 			return err
 		}
 		s.stats.attempts.Add(1)
-		e := s.attempt(ctx, env)
+		e := s.transport.attempt(ctx, env)
 		if e == nil {
 			return nil
 		}
 		last = e
-		if e.Kind == ErrThrottled && e.Code == 432 {
-			s.pool.backOff()
-		}
 		if !e.Retryable() || attempt >= s.r.maxAttempts || s.closed.Load() {
 			s.noteSetupFailure(e)
 			return e
@@ -293,66 +289,6 @@ func (s *Sender) clearCoolOff() {
 	s.coolMu.Unlock()
 }
 
-// attempt makes one submission attempt on a pooled or new connection.
-func (s *Sender) attempt(ctx context.Context, env *envelope) *Error {
-	if err := s.pool.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.pool.releaseSlot()
-	tr := traceFrom(ctx)
-	for {
-		c, err := s.connection(ctx, tr)
-		if err != nil {
-			return err
-		}
-		c.c.Bind(ctx, sendTimeout)
-		e, state := s.transact(ctx, c, env, tr)
-		switch state {
-		case sessionOK:
-			s.pool.put(c)
-		case sessionDead:
-			s.pool.discard(c)
-			if e != nil && c.reused && e.Op == "mail" && ctx.Err() == nil {
-				// A pooled connection died while idle: replace it
-				// without failing the message (nothing was sent).
-				s.logDebug("pooled connection was dead; dialling a new one")
-				continue
-			}
-		}
-		return e
-	}
-}
-
-// connection returns a pooled connection or dials one; on 535 5.7.3 with a
-// cached token it drops the token and tries once more with a fresh one.
-func (s *Sender) connection(ctx context.Context, tr *Trace) (*conn, *Error) {
-	if c := s.pool.take(); c != nil {
-		return c, nil
-	}
-	for retried := false; ; retried = true {
-		tok, cached, err := s.tokens.token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if tr.TokenAcquired != nil {
-			tr.TokenAcquired(tok.ExpiresOn, cached)
-		}
-		c, e := s.dial(ctx, tok, tr, nil)
-		if e == nil {
-			if !s.pool.added(c) {
-				return nil, closedError()
-			}
-			return c, nil
-		}
-		if !retried && cached && tokenRejected(e) {
-			s.logDebug("token rejected; refreshing it once")
-			s.tokens.invalidate(tok.AccessToken)
-			continue
-		}
-		return nil, e
-	}
-}
-
 // ctxEnded returns ctx's error, or context.DeadlineExceeded when its
 // deadline has passed but its timer has not fired yet: connection deadlines
 // are set to the context's, so an I/O timeout can win that race.
@@ -374,109 +310,15 @@ func tokenRejected(e *Error) bool {
 		(e.Code == 535 && e.EnhancedCode == "5.7.3" || e.Code == 501 && e.EnhancedCode == "5.5.127")
 }
 
-// sessionState says what a transaction left the connection in.
-type sessionState int
-
-const (
-	sessionOK   sessionState = iota // reusable
-	sessionDead                     // in doubt: close it
-)
-
-// transact runs MAIL, RCPT, DATA and RSET for env on c.
-func (s *Sender) transact(ctx context.Context, c *conn, env *envelope, tr *Trace) (*Error, sessionState) {
-	if c.size > 0 && int64(len(env.data)) > c.size {
-		return localError("message.too_large", fmt.Sprintf("the message is %d bytes; the server accepts at most %d", len(env.data), c.size), catalog.Values{}, nil), sessionOK
-	}
-	params, perr := env.mailParams(c)
-	if perr != nil {
-		return perr, sessionOK
-	}
-	sc := c.c
-	fail := func(err error, refused []string) *Error { return s.sessionError(ctx, err, refused, env.hdrFrom) }
-	if err := sc.Mail(env.from, params...); err != nil {
-		return fail(err, nil), stateAfter(err, sc)
-	}
-	var refused []string
-	var firstRefusal error
-	for _, rc := range env.rcpts {
-		if err := sc.Rcpt(rc); err != nil {
-			var re *smtpclient.ReplyError
-			if !errors.As(err, &re) {
-				return fail(err, nil), sessionDead
-			}
-			refused = append(refused, rc)
-			if firstRefusal == nil {
-				firstRefusal = err
-			}
-		}
-	}
-	if firstRefusal != nil {
-		return fail(firstRefusal, refused), s.reset(sc)
-	}
-	reply, err := sc.Data(bytes.NewReader(env.data))
-	if err != nil {
-		var re *smtpclient.ReplyError
-		switch {
-		case errors.As(err, &re) && re.Step == smtpclient.StepData:
-			return fail(err, nil), stateAfter(err, sc)
-		case errors.As(err, &re) && re.Reply.Code != 421:
-			return fail(err, nil), sessionOK // the transaction is over; the session goes on
-		}
-		return fail(err, nil), sessionDead
-	}
-	if tr.Accepted != nil {
-		tr.Accepted(reply.String())
-	}
-	if err := sc.Reset(); err != nil || sc.Idle() != nil {
-		// Delivered; only the session is in doubt (or out of step: a
-		// server that sent more than one reply is never reused).
-		return nil, sessionDead
-	}
-	return nil, sessionOK
-}
-
-// reset aborts the transaction; a failure retires the connection.
-func (s *Sender) reset(sc *smtpclient.Client) sessionState {
-	if err := sc.Reset(); err != nil {
-		return sessionDead
-	}
-	return sessionOK
-}
-
-// stateAfter decides whether a failed command left a usable session: a
-// reply keeps it (after RSET), an I/O error does not.
-func stateAfter(err error, sc *smtpclient.Client) sessionState {
-	var re *smtpclient.ReplyError
-	if errors.As(err, &re) && re.Reply.Code != 421 {
-		if sc.Reset() == nil {
-			return sessionOK
-		}
-	}
-	return sessionDead
-}
-
-// hintValues returns the values Hints are filled with.
-func (s *Sender) hintValues() catalog.Values { return s.hintValuesFrom("") }
-
-func (s *Sender) hintValuesFrom(from string) catalog.Values {
-	v := s.tokens.hints
-	v.Mailbox = s.r.cfg.Mailbox
-	v.From = from
-	if ct := s.tokens.cur.Load(); ct != nil {
-		v.ObjectID = tokenClaims(ct.tok.AccessToken).OID
-	}
-	return v
-}
-
 // Stats returns a snapshot of the Sender's counters.
 func (s *Sender) Stats() Stats {
-	open, idle, inUse := s.pool.counts()
+	open, idle, inUse := s.smtp.pool.counts()
 	st := Stats{
 		Sent: s.stats.sent.Load(), Failed: s.stats.failed.Load(),
 		Attempts: s.stats.attempts.Load(), Retries: s.stats.retries.Load(),
-		TokenRequests: s.tokens.requests.Load(), Dials: s.stats.dials.Load(),
+		TokenRequests: s.tokens.requests.Load(), Dials: s.smtp.dials.Load(),
 		OpenConnections: open, IdleConnections: idle, InUseConnections: inUse,
-		ConnectionWaits: s.pool.waits.Load(), ConnectionWaitTime: time.Duration(s.pool.waitNanos.Load()),
+		ConnectionWaits: s.smtp.pool.waits.Load(), ConnectionWaitTime: time.Duration(s.smtp.pool.waitNanos.Load()),
 		GovernorWaits: s.stats.govWaits.Load(), GovernorWaitTime: time.Duration(s.stats.govWaitNanos.Load()),
 	}
 	s.stats.mu.Lock()
@@ -495,7 +337,7 @@ func (s *Sender) Stats() Stats {
 // Shutdown fail with ErrClosed. Calling it again is harmless.
 func (s *Sender) Shutdown(ctx context.Context) error {
 	s.closed.Store(true)
-	if err := s.pool.close(ctx, true); err != nil {
+	if err := s.transport.close(ctx, true); err != nil {
 		return err
 	}
 	return nil
@@ -505,6 +347,6 @@ func (s *Sender) Shutdown(ctx context.Context) error {
 // those in use (their sends fail). Calling it again is harmless.
 func (s *Sender) Close() error {
 	s.closed.Store(true)
-	_ = s.pool.close(context.Background(), false)
+	_ = s.transport.close(context.Background(), false)
 	return nil
 }

@@ -147,13 +147,13 @@ func (v *verifier) run(ctx context.Context, from []string) *Error {
 	if e := v.claims(v.s.r.clock.Now(), tok); e != nil {
 		return e
 	}
-	if err := v.s.pool.acquire(ctx); err != nil {
+	if err := v.s.smtp.pool.acquire(ctx); err != nil {
 		return v.fail("connect", 0, err, "")
 	}
-	defer v.s.pool.releaseSlot()
-	if idle := v.s.pool.take(); idle != nil {
+	defer v.s.smtp.pool.releaseSlot()
+	if idle := v.s.smtp.pool.take(); idle != nil {
 		// Verify dials afresh to test the path; keep within MaxConnections.
-		v.s.pool.retire(idle)
+		v.s.smtp.pool.retire(idle)
 	}
 	c, e := v.session(ctx, tok, cached)
 	if e != nil {
@@ -246,14 +246,14 @@ func (v *verifier) session(ctx context.Context, tok Token, cached bool) (*conn, 
 	vt := &Trace{TokenAcquired: tr.TokenAcquired, TLSHandshakeDone: tr.TLSHandshakeDone, Authenticated: tr.Authenticated,
 		Connected: func(addr, b string) { banner = b; callIf(tr.Connected, addr, b) }}
 	var m dialMarks
-	c, de := s.dial(ctx, tok, vt, &m)
+	c, de := s.smtp.dial(ctx, tok, vt, &m)
 	if de != nil && cached && tokenRejected(de) {
 		// Same one-time fresh-token retry as Send.
 		s.tokens.invalidate(tok.AccessToken)
 		if tok2, _, e2 := s.tokens.token(ctx); e2 == nil {
 			tok = tok2
 			m = dialMarks{}
-			c, de = s.dial(ctx, tok, vt, &m)
+			c, de = s.smtp.dial(ctx, tok, vt, &m)
 		}
 	}
 	now := r.clock.Now()
@@ -278,7 +278,7 @@ func (v *verifier) session(ctx context.Context, tok Token, cached bool) (*conn, 
 		return nil, v.fail("auth", phase(m.secured, m.authenticated), de, "")
 	}
 	v.add("auth", StatusPass, phase(m.secured, m.authenticated), "XOAUTH2 accepted for "+r.cfg.Mailbox, "", "")
-	if !s.pool.added(c) {
+	if !s.smtp.pool.added(c) {
 		return nil, v.fail("send_as", 0, closedError(), "")
 	}
 	return c, nil
@@ -289,7 +289,7 @@ func (v *verifier) sendAs(ctx context.Context, c *conn, from []string) *Error {
 	s := v.s
 	start := s.r.clock.Now()
 	if len(from) == 0 {
-		s.pool.put(c)
+		s.smtp.pool.put(c)
 		v.add("send_as", StatusSkip, 0, "no From addresses to probe (pass them to Verify, or --from to the CLI)", "", "")
 		return nil
 	}
@@ -297,21 +297,21 @@ func (v *verifier) sendAs(ctx context.Context, c *conn, from []string) *Error {
 	var probed []string
 	for _, addr := range from {
 		if err := c.c.Mail(addr); err != nil {
-			e := s.sessionError(ctx, err, nil, addr)
+			e := s.smtp.sessionError(ctx, err, nil, addr)
 			if stateAfter(err, c.c) == sessionOK {
-				s.pool.put(c)
+				s.smtp.pool.put(c)
 			} else {
-				s.pool.discard(c)
+				s.smtp.pool.discard(c)
 			}
 			return v.fail("send_as", v.since(start), e, "MAIL FROM:<"+addr+">: "+e.text())
 		}
 		if err := c.c.Reset(); err != nil {
-			s.pool.discard(c)
-			return v.fail("send_as", v.since(start), s.sessionError(ctx, err, nil, addr), "")
+			s.smtp.pool.discard(c)
+			return v.fail("send_as", v.since(start), s.smtp.sessionError(ctx, err, nil, addr), "")
 		}
 		probed = append(probed, addr)
 	}
-	s.pool.put(c)
+	s.smtp.pool.put(c)
 	v.add("send_as", StatusPass, v.since(start), "MAIL FROM accepted for "+strings.Join(probed, ", ")+
 		". Some send-as refusals only appear at the end of DATA (554 5.2.252), so this is not proof.", "", "")
 	return nil

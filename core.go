@@ -1,0 +1,31 @@
+package o365smtp
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/o365smtp/o365smtp/internal/catalog"
+)
+
+// core is what the Sender's policy and its transports share: the resolved
+// Config and the token source. Neither points back at the Sender.
+type core struct {
+	r      *resolved
+	tokens *cachedSource
+}
+
+// hintValues returns the values Hints are filled with.
+func (c *core) hintValues() catalog.Values { return c.hintValuesFrom("") }
+
+func (c *core) hintValuesFrom(from string) catalog.Values {
+	v := c.tokens.hints
+	v.Mailbox = c.r.cfg.Mailbox
+	v.From = from
+	if ct := c.tokens.cur.Load(); ct != nil {
+		v.ObjectID = tokenClaims(ct.tok.AccessToken).OID
+	}
+	return v
+}
+
+// addr is the SMTP endpoint, host:port.
+func (c *core) addr() string { return net.JoinHostPort(c.r.host, strconv.Itoa(c.r.port)) }
