@@ -186,7 +186,14 @@ func TestLog(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("log:\n%q\nwant:\n%q", got, want)
 	}
+	auth := 0
 	for _, e := range got {
+		if strings.HasPrefix(e.line, "AUTH") {
+			auth++
+			if e != (entry{"client", "AUTH XOAUTH2 <redacted>"}) {
+				t.Errorf("AUTH logged as %q %q", e.dir, e.line)
+			}
+		}
 		if e.dir != "client" && e.dir != "server" {
 			t.Errorf("log direction %q", e.dir)
 		}
@@ -194,6 +201,9 @@ func TestLog(t *testing.T) {
 			strings.Contains(e.line, blob[:16]) || strings.Contains(e.line, "Bearer") {
 			t.Errorf("the token reached the log: %q", e.line)
 		}
+	}
+	if auth != 1 {
+		t.Errorf("%d AUTH lines logged, want 1", auth)
 	}
 }
 
@@ -357,7 +367,7 @@ func TestStartTLSInjection(t *testing.T) {
 			return
 		}
 		if rest := s.drain(); len(rest) != 0 {
-			s.t.Errorf("server: after the injection the client sent %q", rest)
+			s.t.Errorf("server: after the injection the client sent %d bytes: %q...", len(rest), rest[:min(len(rest), 16)])
 		}
 	})
 	c := dial(t, addr, Config{})
@@ -712,7 +722,7 @@ func TestGrace(t *testing.T) {
 			c.Bind(ctx, time.Hour)
 			clientToData(t, c)
 
-			applied := make(chan time.Time, 1)
+			applied, seen := make(chan time.Time, 1), make(chan time.Time, 1)
 			testDone := make(chan struct{})
 			defer close(testDone)
 			go func() {
@@ -727,7 +737,8 @@ func TestGrace(t *testing.T) {
 				spy.setHook(func(d time.Time) { once.Do(func() { applied <- d }) })
 				cancel()
 				select {
-				case <-applied:
+				case d := <-applied:
+					seen <- d
 				case <-testDone:
 					return
 				}
@@ -737,11 +748,18 @@ func TestGrace(t *testing.T) {
 			if ctx.Err() == nil {
 				t.Fatalf("Data returned before the cancellation: %v, %v", r, err)
 			}
+			d := <-seen // the deadline the cancellation set
 			if grace > 0 {
+				if !d.After(time.Now()) {
+					t.Errorf("the cancellation set the deadline %v, not one a grace ahead", d)
+				}
 				if err != nil || r.Code != 250 {
 					t.Fatalf("Data = %v, %v; want the 250 read within the grace", r, err)
 				}
 				return
+			}
+			if d.After(time.Now()) {
+				t.Errorf("without a grace the cancellation set the deadline %v", d)
 			}
 			var e *Error
 			var ne net.Error
@@ -749,5 +767,55 @@ func TestGrace(t *testing.T) {
 				t.Fatalf("Data without a grace = %v, %v; want a timeout at StepDataEnd", r, err)
 			}
 		})
+	}
+}
+
+// TestBindDeadline: the bound context's deadline bounds a read the server
+// never answers.
+func TestBindDeadline(t *testing.T) {
+	addr := startServer(t, func(s *testServer) {
+		if s.send(greeting220) && s.cmd("EHLO localhost", ehloPlain) && s.expect("MAIL FROM:<a@example.com>") {
+			s.drain() // never answers
+		}
+	})
+	c := dial(t, addr, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	c.Bind(ctx, time.Hour)
+	plainSession(t, c)
+	err := c.Mail("a@example.com")
+	var e *Error
+	var ne net.Error
+	if !errors.As(err, &e) || e.Step != StepMail || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Mail = %v; want a timeout at StepMail", err)
+	}
+}
+
+// TestUnbind: once unbound, the context's end no longer touches the
+// connection, and the next bound context governs it afresh.
+func TestUnbind(t *testing.T) {
+	addr := startServer(t, func(s *testServer) {
+		_ = s.send(greeting220) && s.cmd("EHLO localhost", ehloPlain) &&
+			s.cmd("RSET", "250 2.0.0 Resetting\r\n") &&
+			s.cmd("QUIT", quit221)
+	})
+	c := dial(t, addr, Config{})
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	c.Bind(ctx1, time.Hour)
+	plainSession(t, c)
+	c.Unbind()
+	cancel1()
+	if err := c.Idle(); err != nil {
+		t.Fatalf("Idle after the unbound context ended = %v", err)
+	}
+	ctx2 := boundCtx(t, c)
+	if err := c.Reset(); err != nil {
+		t.Fatalf("Reset under a new context: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatalf("Quit: %v", err)
+	}
+	if ctx2.Err() != nil {
+		t.Errorf("the second context ended: %v", ctx2.Err())
 	}
 }
