@@ -306,6 +306,9 @@ func (c *Client) Quit() error {
 // Close closes the connection without QUIT.
 func (c *Client) Close() error { return c.dc.Conn.Close() }
 
+// idleProbe is how long Idle waits for data that is not yet there.
+const idleProbe = time.Millisecond
+
 // Idle checks, without blocking, that the server sent nothing since the last
 // reply. A session with unread or unsolicited data is out of step and must
 // not be reused.
@@ -313,7 +316,9 @@ func (c *Client) Idle() error {
 	if c.br.Buffered() > 0 {
 		return ErrUnsolicited
 	}
-	_ = c.dc.Conn.SetReadDeadline(time.Now())
+	// A deadline already past fails the read before any syscall; a short
+	// one ahead makes one real read, which sees pending data or EOF.
+	_ = c.dc.Conn.SetReadDeadline(time.Now().Add(idleProbe))
 	_, err := c.br.Peek(1)
 	_ = c.dc.Conn.SetReadDeadline(time.Time{})
 	var ne net.Error

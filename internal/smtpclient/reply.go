@@ -73,6 +73,11 @@ func readReply(br *bufio.Reader) (Reply, error) {
 			(len(line) > 3 && line[3] != ' ' && line[3] != '-') {
 			return Reply{}, &ProtocolError{Detail: excerpt(line)}
 		}
+		if bytes.IndexByte(line, '\r') >= 0 {
+			// CR only ends a line, with LF; a bare one would reach
+			// the log and error texts and could forge a line there.
+			return Reply{}, &ProtocolError{Detail: "a bare CR in a reply line: " + excerpt(line)}
+		}
 		code, _ := strconv.Atoi(string(line[:3]))
 		if r.Lines != nil && code != r.Code {
 			return Reply{}, &ProtocolError{Detail: "a continuation line with another code: " + excerpt(line)}
