@@ -306,27 +306,47 @@ func (c *Client) Quit() error {
 // Close closes the connection without QUIT.
 func (c *Client) Close() error { return c.dc.Conn.Close() }
 
-// idleProbe is how long Idle waits for data that is not yet there.
+// idleProbe is how long Idle waits for data that is not yet there, where
+// the socket cannot be peeked at.
 const idleProbe = time.Millisecond
 
-// Idle checks, without blocking, that the server sent nothing since the last
-// reply. A session with unread or unsolicited data is out of step and must
-// not be reused.
+// pendingProbe bounds the read of bytes the socket is known to hold.
+const pendingProbe = 100 * time.Millisecond
+
+// Idle checks that the server sent nothing since the last reply. A session
+// with unread or unsolicited data, or one the server closed, is out of step
+// and must not be reused. On a TCP socket it peeks without waiting (unix);
+// elsewhere it waits up to idleProbe for one read.
 func (c *Client) Idle() error {
 	if c.br.Buffered() > 0 {
 		return ErrUnsolicited
 	}
+	probe := idleProbe
+	if pending, err, ok := peekSocket(c.dc.Conn); ok {
+		switch {
+		case err != nil:
+			return err
+		case !pending:
+			return nil
+		}
+		// Bytes are there: read them (through TLS, a close_notify is
+		// the end of the session, not unsolicited data). The read does
+		// not wait unless a TLS record arrived only in part.
+		probe = pendingProbe
+	}
 	// A deadline already past fails the read before any syscall; a short
 	// one ahead makes one real read, which sees pending data or EOF.
-	_ = c.dc.Conn.SetReadDeadline(time.Now().Add(idleProbe))
+	_ = c.dc.Conn.SetReadDeadline(time.Now().Add(probe))
 	_, err := c.br.Peek(1)
 	_ = c.dc.Conn.SetReadDeadline(time.Time{})
 	var ne net.Error
 	switch {
 	case err == nil:
 		return ErrUnsolicited
-	case errors.As(err, &ne) && ne.Timeout():
+	case errors.As(err, &ne) && ne.Timeout() && probe == idleProbe:
 		return nil
+	case errors.As(err, &ne) && ne.Timeout():
+		return ErrUnsolicited // bytes that do not make a TLS record
 	}
 	return err
 }
