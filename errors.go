@@ -105,7 +105,7 @@ type Error struct {
 	// Kind is the class of failure; never empty.
 	Kind Kind
 	// Op is the step that failed: "config", "message", "token", "connect",
-	// "tls", "auth", "mail", "rcpt" or "data".
+	// "tls", "auth", "mail", "rcpt", "data" or "shutdown".
 	Op string
 	// Code is the SMTP reply code, or 0.
 	Code int

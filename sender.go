@@ -37,15 +37,14 @@ type Sender struct {
 	limiter   Limiter   // nil: no pacing
 	gov       *governor
 
-	stats    senderStats
-	closed   atomic.Bool
-	coolMu   sync.Mutex
-	coolErr  *Error
-	coolTill time.Time
+	stats  senderStats
+	closed atomic.Bool
+	cool   coolOff
 }
 
 type senderStats struct {
 	sent, failed, attempts, retries atomic.Int64
+	coolOffs                        atomic.Int64
 	govWaits, govWaitNanos          atomic.Int64
 	mu                              sync.Mutex
 	byKind                          map[Kind]int64
@@ -71,10 +70,29 @@ func newSender(r *resolved) (*Sender, error) {
 // which sets Date and Message-ID if they are missing, so retries carry the
 // same Message-ID; do not send one *mail.Msg from two goroutines at once.
 //
-// Send returns nil only if the server accepted the message. Retryable
-// failures are retried up to MaxAttempts times within ctx. Every error is an
-// *Error; ErrUnknownOutcome means the message may have been delivered and
-// was not resent.
+// Send returns nil only if the server accepted the message, and every error
+// is an *Error. Its policy, all within ctx:
+//
+//   - Pacing: each attempt (retries included) waits for a connection slot
+//     (at most MaxConnections) and for the per-minute governor
+//     (MessagesPerMinute in any rolling 60 s, or Config.Limiter).
+//   - Retries: a failure whose Retryable reports true is retried, up to
+//     MaxAttempts attempts in all, after RetryBackoff (1 s), then twice as
+//     long each time (at most 15 s), each with ±50% jitter. After 432 4.3.2
+//     one connection slot is held back for 30 s.
+//   - Cool-off: after a failure that needs a person (a rejected secret or
+//     token, SMTP AUTH disabled, the sender suspended...), further sends
+//     return the same error at once, with no token request or connection,
+//     for CoolOff (30 s); Stats and Trace.CoolOff show it, and a Verify
+//     that passes ends it.
+//   - Grace: once the message data has been sent, Send waits for the
+//     server's verdict up to 3 s past the end of ctx, because giving up
+//     there leaves the outcome unknown. If the connection or that wait
+//     ends first, the error is ErrUnknownOutcome: the message may have been
+//     delivered, and it is never resent.
+//
+// Shutdown waits for the Sends that are in flight; Sends after Shutdown or
+// Close fail with ErrClosed.
 func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
 	err := s.send(ctx, msg)
 	if err != nil {
@@ -137,7 +155,11 @@ func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
 	if err != nil {
 		return err
 	}
-	if e := s.cooling(); e != nil {
+	if e, until := s.cool.active(s.r.clock.Now()); e != nil {
+		s.stats.coolOffs.Add(1)
+		if tr := traceFrom(ctx); tr.CoolOff != nil {
+			tr.CoolOff(until)
+		}
 		return e
 	}
 	var last *Error
@@ -155,7 +177,9 @@ func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
 		}
 		last = e
 		if !e.Retryable() || attempt >= s.r.maxAttempts || s.closed.Load() {
-			s.noteSetupFailure(e)
+			if isSetupKind(e.Kind) && s.r.coolOff > 0 {
+				s.cool.start(e, s.r.clock.Now().Add(s.r.coolOff))
+			}
 			return e
 		}
 		s.stats.retries.Add(1)
@@ -251,44 +275,6 @@ func (s *Sender) sleep(ctx context.Context, attempt int) *Error {
 	return nil
 }
 
-// isSetupKind reports whether k is a failure that no retry can fix.
-func isSetupKind(k Kind) bool {
-	switch k {
-	case ErrAuthFailed, ErrSMTPAuthDisabled, ErrInvalidClientSecret, ErrClientSecretExpired,
-		ErrAppNotFound, ErrTenantNotFound, ErrSenderSuspended:
-		return true
-	}
-	return false
-}
-
-func (s *Sender) noteSetupFailure(e *Error) {
-	if !isSetupKind(e.Kind) || s.r.coolOff == 0 {
-		return
-	}
-	s.coolMu.Lock()
-	s.coolErr, s.coolTill = e, s.r.clock.Now().Add(s.r.coolOff)
-	s.coolMu.Unlock()
-}
-
-// cooling returns a copy of the last setup failure while its cool-off lasts.
-func (s *Sender) cooling() *Error {
-	s.coolMu.Lock()
-	defer s.coolMu.Unlock()
-	if s.coolErr == nil || s.r.clock.Now().After(s.coolTill) {
-		s.coolErr = nil
-		return nil
-	}
-	e := *s.coolErr
-	e.Hint = strings.TrimRight(e.Hint, "\n") + fmt.Sprintf("\n(Failed fast: the same error occurred less than %s ago, so this send made no token request and no connection. Fix the setup; Verify retries at once.)", s.r.coolOff)
-	return &e
-}
-
-func (s *Sender) clearCoolOff() {
-	s.coolMu.Lock()
-	s.coolErr = nil
-	s.coolMu.Unlock()
-}
-
 // ctxEnded returns ctx's error, or context.DeadlineExceeded when its
 // deadline has passed but its timer has not fired yet: connection deadlines
 // are set to the context's, so an I/O timeout can win that race.
@@ -319,6 +305,7 @@ func (s *Sender) Stats() Stats {
 		TokenRequests: s.tokens.requests.Load(), Dials: s.smtp.dials.Load(),
 		OpenConnections: open, IdleConnections: idle, InUseConnections: inUse,
 		ConnectionWaits: s.smtp.pool.waits.Load(), ConnectionWaitTime: time.Duration(s.smtp.pool.waitNanos.Load()),
+		CoolOffs: s.stats.coolOffs.Load(), CoolOffUntil: s.cool.ends(s.r.clock.Now()),
 		GovernorWaits: s.stats.govWaits.Load(), GovernorWaitTime: time.Duration(s.stats.govWaitNanos.Load()),
 	}
 	s.stats.mu.Lock()

@@ -27,6 +27,11 @@ type Stats struct {
 	// and ConnectionWaitTime is their total wait.
 	ConnectionWaits    int64         `json:"connection_waits"`
 	ConnectionWaitTime time.Duration `json:"connection_wait_time"`
+	// CoolOffs counts sends that failed at once during the cool-off after a
+	// setup failure (Config.CoolOff); CoolOffUntil is when the cool-off in
+	// force ends, zero when none is.
+	CoolOffs     int64     `json:"cool_offs"`
+	CoolOffUntil time.Time `json:"cool_off_until,omitzero"`
 	// GovernorWaits counts submissions that waited for the per-minute
 	// governor (or Config.Limiter), and GovernorWaitTime is their total wait.
 	GovernorWaits    int64         `json:"governor_waits"`

@@ -27,6 +27,10 @@ type Trace struct {
 	// Accepted is called with the server's final reply when a message was
 	// accepted, for example "250 2.0.0 OK <id> [Hostname=...]".
 	Accepted func(reply string)
+	// CoolOff is called when Send fails at once, without a token request or
+	// a connection, because a setup failure's cool-off lasts until until
+	// (see Config.CoolOff).
+	CoolOff func(until time.Time)
 }
 
 type traceKey struct{}

@@ -98,7 +98,7 @@ func (s *Sender) Verify(ctx context.Context, from ...string) (*Report, error) {
 	if err != nil {
 		return v.rep, err
 	}
-	s.clearCoolOff()
+	s.cool.end()
 	return v.rep, nil
 }
 
