@@ -9,33 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/jwtclaims"
 )
-
-// claims are the access token claims setup-script reads.
-type claims struct {
-	jwt.RegisteredClaims
-	OID   string   `json:"oid"`
-	AppID string   `json:"appid"` // v1 tokens
-	AZP   string   `json:"azp"`   // v2 tokens
-	TID   string   `json:"tid"`
-	Roles []string `json:"roles"`
-}
-
-// decodeClaims decodes a JWT's payload without verifying it: the token is
-// meant for Exchange, which verifies it; we only read what it says.
-func decodeClaims(token string) (claims, error) {
-	var c claims
-	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil {
-		return claims{}, fmt.Errorf("the access token cannot be decoded: %v", err)
-	}
-	if c.AppID == "" {
-		c.AppID = c.AZP
-	}
-	return c, nil
-}
 
 func cmdSetupScript(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlagSet("setup-script", "[--from ADDR]... [flags]", `
@@ -57,7 +33,7 @@ script is only printed. Without a credential no network is used.`, true)
 		return exitFailure
 	}
 
-	var c claims
+	var c jwtclaims.Claims
 	var tokenNote string // why the oid is unknown, for the script
 	switch {
 	case !hasCredential(cfg):
@@ -75,16 +51,16 @@ script is only printed. Without a credential no network is used.`, true)
 
 // tokenClaims gets a token with cfg's credential and returns its claims, or
 // a note saying why it could not (the failure is also printed to stderr).
-func tokenClaims(ctx context.Context, cfg o365smtp.Config, stderr io.Writer) (claims, string) {
+func tokenClaims(ctx context.Context, cfg o365smtp.Config, stderr io.Writer) (jwtclaims.Claims, string) {
 	ts, err := o365smtp.NewTokenSource(cfg)
 	if err == nil {
 		var tok o365smtp.Token
 		tok, err = ts.Token(ctx)
 		if err == nil {
-			c, err := decodeClaims(tok.AccessToken)
-			if err != nil {
-				fmt.Fprintf(stderr, "setup-script: %v\n", err)
-				return c, "the token could not be read: " + err.Error()
+			c := jwtclaims.Decode(tok.AccessToken)
+			if !c.Decoded {
+				fmt.Fprintln(stderr, "setup-script: the access token cannot be decoded: it is not a JWT")
+				return c, "the token could not be read: it is not a JWT"
 			}
 			return c, ""
 		}
@@ -95,7 +71,7 @@ func tokenClaims(ctx context.Context, cfg o365smtp.Config, stderr io.Writer) (cl
 	if errors.As(err, &e) {
 		note += " (" + string(e.Kind) + ")"
 	}
-	return claims{}, note + "; run 'o365smtp verify' for details"
+	return jwtclaims.Claims{}, note + "; run 'o365smtp verify' for details"
 }
 
 // Placeholders: PowerShell refuses to parse an unquoted '<', so a script
@@ -109,7 +85,7 @@ const (
 
 // writeSetupScript writes the PowerShell for cfg: the classic model and the
 // RBAC for Applications model.
-func writeSetupScript(w io.Writer, cfg o365smtp.Config, c claims, tokenNote string, from []string) {
+func writeSetupScript(w io.Writer, cfg o365smtp.Config, c jwtclaims.Claims, tokenNote string, from []string) {
 	clientID := psValue(cfg.ClientID, phClientID)
 	mailbox := psValue(cfg.Mailbox, phMailbox)
 	oid := psValue(c.OID, phOID)

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/base64"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/jwtclaims"
 )
 
 // psCommand matches the commands setup-script may print.
@@ -119,7 +119,7 @@ func TestSetupScriptQuoting(t *testing.T) {
 	}
 	var b strings.Builder
 	writeSetupScript(&b, o365smtp.Config{ClientID: "x\nRemove-Mailbox -Identity ceo@contoso.com", Mailbox: "m\nRemove-Mailbox x"},
-		claims{OID: "o\nRemove-Mailbox y"}, "", []string{"f\nRemove-Mailbox z"})
+		jwtclaims.Claims{OID: "o\nRemove-Mailbox y"}, "", []string{"f\nRemove-Mailbox z"})
 	for _, line := range strings.Split(res.stdout+b.String(), "\n") {
 		if strings.HasPrefix(line, "Remove-Mailbox") {
 			t.Errorf("a value broke out of its line: %q", line)
@@ -153,18 +153,5 @@ func TestSetupScriptTransport(t *testing.T) {
 	env["O365SMTP_TRANSPORT"] = "ews"
 	if res := runInProcess(t, env, "setup-script"); res.code != 2 || !strings.Contains(res.stderr, "O365SMTP_TRANSPORT") {
 		t.Errorf("setup-script with O365SMTP_TRANSPORT=ews: %v, want exit 2 naming the variable", res)
-	}
-}
-
-func TestDecodeClaims(t *testing.T) {
-	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-	c, err := decodeClaims(enc(`{"alg":"none"}`) + "." + enc(`{"oid":"o","azp":"a","roles":["SMTP.SendAsApp"]}`) + ".sig")
-	if err != nil || c.OID != "o" || c.AppID != "a" || len(c.Roles) != 1 {
-		t.Errorf("decodeClaims = %+v, %v", c, err)
-	}
-	for _, bad := range []string{"", "a.b", "a.!!!.c", "a." + enc("[1]") + ".c"} {
-		if _, err := decodeClaims(bad); err == nil {
-			t.Errorf("decodeClaims(%q) succeeded", bad)
-		}
 	}
 }
