@@ -18,6 +18,8 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/redact"
 )
 
 // Step names a protocol exchange.
@@ -107,6 +109,10 @@ type Client struct {
 	bw    *bufio.Writer
 	ext   map[string]string
 	greet Reply
+	// secrets is what every reply is scrubbed of once AUTH has sent the
+	// token: a server may echo the command back (500 5.3.3 Unrecognized
+	// command '...'), whole, cut short or decoded.
+	secrets *redact.Set
 }
 
 // New returns a Client for conn, a connection just made. Nothing is read or
@@ -217,6 +223,7 @@ func (c *Client) AuthXOAUTH2(user, token string) error {
 		return &Error{Step: StepAuth, Err: ErrNoXOAUTH2}
 	}
 	blob := base64.StdEncoding.EncodeToString([]byte("user=" + user + "\x01auth=Bearer " + token + "\x01\x01"))
+	c.secrets = redact.New(token, blob)
 	c.logLine("client", "AUTH XOAUTH2 <redacted>")
 	if err := c.write(StepAuth, "AUTH XOAUTH2 "+blob, false); err != nil {
 		return err
@@ -375,7 +382,16 @@ func (c *Client) read(step Step, expect int) (Reply, error) {
 func (c *Client) readAny(step Step) (Reply, error) {
 	r, err := readReply(c.br)
 	if err != nil {
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			pe.Detail = c.secrets.String(pe.Detail)
+		}
 		return Reply{}, &Error{Step: step, Err: err}
+	}
+	if !c.secrets.Empty() {
+		for i, l := range r.Lines {
+			r.Lines[i] = c.secrets.String(l)
+		}
 	}
 	if c.cfg.Log != nil {
 		for i, l := range r.Lines {
