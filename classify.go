@@ -8,14 +8,19 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
+	"github.com/o365smtp/o365smtp/internal/httpguard"
+	"github.com/o365smtp/o365smtp/internal/redact"
 	"github.com/o365smtp/o365smtp/internal/smtpclient"
 )
 
@@ -150,21 +155,24 @@ func (c *cachedSource) tokenError(err error) *Error {
 		}
 		return e
 	}
+	secrets := redact.New(c.redact()...)
 	var ae *assertionError
 	if errors.As(err, &ae) {
-		return localError("token.assertion", "the ClientAssertion callback failed: "+redactAll(ae.err.Error(), c.redact()), c.hints, ae.err)
+		return localError("token.assertion", "the ClientAssertion callback failed: "+excerpt(secrets, ae.err.Error()), c.hints, ae.err)
+	}
+	var re *httpguard.RedirectError
+	switch {
+	case errors.Is(err, httpguard.ErrTooLarge):
+		return localError("token.too_large", "the token endpoint's response is larger than 1 MiB", c.hints, httpguard.ErrTooLarge)
+	case errors.As(err, &re):
+		return localError("token.redirect", re.Error(), c.hints, re)
 	}
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
-		var body []byte
-		if ce.Resp.Body != nil {
-			body, _ = io.ReadAll(io.LimitReader(ce.Resp.Body, 64<<10))
-		}
-		tc := catalog.ClassifyToken(ce.Resp.StatusCode, body)
-		e := &Error{Kind: Kind(tc.Kind), Op: "token", AADSTS: tc.AADSTS, Message: redactAll(tc.Message, c.redact()),
-			Hint: tc.Hint(c.hints), Err: &httpStatusError{status: ce.Resp.StatusCode, oauthErr: tc.Error}}
-		e.retry = retryOf(tc.Retry)
-		return e
+		return c.entraError(ce.Resp, secrets)
+	}
+	if id, msg := tlsCause(err); id != "" {
+		return localError("token.tls", "the token endpoint: "+msg, c.hints, causeText(excerpt(secrets, msg)))
 	}
 	var ue *url.Error
 	var ne net.Error
@@ -173,10 +181,57 @@ func (c *cachedSource) tokenError(err error) *Error {
 		if ue != nil {
 			msg += ": " + ue.Err.Error()
 		}
-		return localError("token.unreachable", redactAll(msg, c.redact()), c.hints, err)
+		return localError("token.unreachable", excerpt(secrets, msg), c.hints, causeText(excerpt(secrets, msg)))
 	}
-	return localError("token.other", redactAll(err.Error(), c.redact()), c.hints, err)
+	// Anything else (a response that is not JSON...) may quote the body,
+	// which may echo the request: keep a short, scrubbed excerpt, and not
+	// the error itself.
+	msg := excerpt(secrets, err.Error())
+	return localError("token.other", msg, c.hints, causeText(msg))
 }
+
+// entraError classifies Entra's error response; a Retry-After it carries
+// is honoured by the retry.
+func (c *cachedSource) entraError(resp *http.Response, secrets *redact.Set) *Error {
+	var body []byte
+	if resp.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, httpguard.MaxBody))
+	}
+	tc := catalog.ClassifyToken(resp.StatusCode, body)
+	e := &Error{Kind: Kind(tc.Kind), Op: "token", AADSTS: tc.AADSTS, Message: excerpt(secrets, tc.Message),
+		Hint: tc.Hint(c.hints), Err: &httpStatusError{status: resp.StatusCode, oauthErr: tc.Error}, retry: retryOf(tc.Retry)}
+	e.retryAfter = retryAfter(resp.Header.Get("Retry-After"), c.clock.Now())
+	return e
+}
+
+// retryAfter parses a Retry-After header: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(max(n, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// excerpt is s, cut to the bound of a Message and scrubbed of secrets.
+func excerpt(secrets *redact.Set, s string) string {
+	if len(s) > 16<<10 {
+		s = s[:16<<10] // Sanitize keeps at most 1 KiB; this bounds the work
+	}
+	return catalog.Sanitize(secrets.String(s))
+}
+
+// causeText is the Err of a failure whose original error may hold what a
+// peer sent: only its scrubbed excerpt is kept.
+type causeText string
+
+func (c causeText) Error() string { return string(c) }
 
 func retryOf(r catalog.Retry) retryClass {
 	switch r {

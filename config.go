@@ -19,6 +19,7 @@ import (
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
 	"github.com/o365smtp/o365smtp/internal/clock"
+	"github.com/o365smtp/o365smtp/internal/httpguard"
 )
 
 // Credential type names, as reported in Report.Credential.
@@ -198,6 +199,9 @@ func (r *resolved) resolveTLS() error {
 	if r.httpClient == nil {
 		r.httpClient = &http.Client{Timeout: defaultHTTPTimeout}
 	}
+	// Bounded responses, and no redirect off https or the host, whatever
+	// client the Config brought.
+	r.httpClient = httpguard.Client(r.httpClient, httpguard.MaxBody)
 	return nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/httpguard"
 )
 
 const (
@@ -225,7 +227,7 @@ func TestCAFileTrustedForSMTPAndTokens(t *testing.T) {
 	if _, err := ca.cert.Verify(opts); err != nil {
 		t.Errorf("SMTP TLS roots do not trust the CA file: %v", err)
 	}
-	tr, ok := r.httpClient.Transport.(*http.Transport)
+	tr, ok := httpguard.Base(r.httpClient).(*http.Transport)
 	if !ok || tr.TLSClientConfig == nil {
 		t.Fatalf("HTTP client transport = %T; want an *http.Transport with the CA file's roots", r.httpClient.Transport)
 	}
@@ -245,8 +247,8 @@ func TestCAFileTrustedForSMTPAndTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.httpClient != own {
-		t.Error("CAFile replaced the Config's HTTPClient")
+	if httpguard.Base(r.httpClient) != httpguard.Base(own) {
+		t.Error("CAFile replaced the transport of the Config's HTTPClient")
 	}
 	if _, err := ca.cert.Verify(x509.VerifyOptions{Roots: r.tlsConfig.RootCAs}); err != nil {
 		t.Errorf("TLSConfig.RootCAs did not gain the CA file: %v", err)

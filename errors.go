@@ -3,6 +3,7 @@ package o365smtp
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Kind is a class of failure. Each Kind is itself an error, so
@@ -126,7 +127,8 @@ type Error struct {
 	// Err is the underlying cause, or nil.
 	Err error
 
-	retry retryClass
+	retry      retryClass
+	retryAfter time.Duration // the server's Retry-After, if any
 }
 
 // Error returns "o365smtp: <op>: <code> <enhanced> <text>", leaving out the

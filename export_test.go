@@ -84,3 +84,11 @@ const (
 	MaxConnAge         = maxConnAge
 	ConcurrencyBackoff = concurrencyBackoff
 )
+
+// Closing reports whether Shutdown or Close has begun: Sends from now on
+// fail with ErrClosed.
+func Closing(s *Sender) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}

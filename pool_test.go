@@ -662,8 +662,9 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(ctx) }()
-	// This send cannot get the only connection (it is held), so it returns
-	// only once Shutdown has begun: ErrClosed either way.
+	// A send that starts once Shutdown has begun gets ErrClosed (one that
+	// started before would wait for the connection and be sent).
+	eventually(t, "Shutdown has begun", func() bool { return o365smtp.Closing(s) })
 	if err := s.Send(ctx, newMsg(t)); !errors.Is(err, o365smtp.ErrClosed) {
 		t.Fatalf("Send during Shutdown = %v; want ErrClosed", err)
 	}

@@ -37,9 +37,13 @@ type Sender struct {
 	limiter   Limiter   // nil: no pacing
 	gov       *governor
 
-	stats  senderStats
-	closed atomic.Bool
-	cool   coolOff
+	stats    senderStats
+	life     context.Context // ends with Close: every Send's context ends with it
+	stop     context.CancelFunc
+	mu       sync.Mutex // guards closed
+	closed   bool
+	inflight sync.WaitGroup // Sends and Verifies that started before Shutdown or Close
+	cool     coolOff
 }
 
 type senderStats struct {
@@ -54,6 +58,7 @@ func newSender(r *resolved) (*Sender, error) {
 	c := &core{r: r, tokens: newCachedSource(r)}
 	s := &Sender{core: c, smtp: newSMTPTransport(c)}
 	s.transport = s.smtp
+	s.life, s.stop = context.WithCancel(context.Background())
 	switch {
 	case r.cfg.Limiter != nil:
 		s.limiter = r.cfg.Limiter
@@ -94,7 +99,13 @@ func newSender(r *resolved) (*Sender, error) {
 // Shutdown waits for the Sends that are in flight; Sends after Shutdown or
 // Close fail with ErrClosed.
 func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
-	err := s.send(ctx, msg)
+	var err *Error
+	if ctx, done, ok := s.enter(ctx); ok {
+		err = s.closedWhile(ctx, s.send(ctx, msg))
+		done()
+	} else {
+		err = closedError()
+	}
 	if err != nil {
 		s.stats.failed.Add(1)
 		s.stats.mu.Lock()
@@ -148,9 +159,6 @@ func isASCII[T string | []byte](s T) bool {
 }
 
 func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
-	if s.closed.Load() {
-		return closedError()
-	}
 	env, err := s.prepare(msg)
 	if err != nil {
 		return err
@@ -176,18 +184,49 @@ func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
 			return nil
 		}
 		last = e
-		if !e.Retryable() || attempt >= s.r.maxAttempts || s.closed.Load() {
+		if !e.Retryable() || attempt >= s.r.maxAttempts {
 			if isSetupKind(e.Kind) && s.r.coolOff > 0 {
 				s.cool.start(e, s.r.clock.Now().Add(s.r.coolOff))
 			}
 			return e
 		}
+		d := s.backoff(attempt, e)
+		if d < 0 || !s.fits(ctx, d) {
+			return e // waiting cannot help: Retry-After too long, or past ctx's deadline
+		}
 		s.stats.retries.Add(1)
-		if err := s.sleep(ctx, attempt); err != nil {
-			err.Message += "; the previous attempt failed: " + e.Error()
-			return err
+		if err := clock.Sleep(ctx, s.r.clock, d); err != nil {
+			ce := canceledError("message", err)
+			ce.Message += "; the previous attempt failed: " + e.Error()
+			return ce
 		}
 	}
+}
+
+// maxRetryAfter is the longest Retry-After a retry waits for; a longer one
+// returns the failure at once.
+const maxRetryAfter = 2 * time.Minute
+
+// backoff is the wait before the retry that follows attempt: RetryBackoff,
+// doubling per attempt up to retryMax, with ±50% jitter, or the server's
+// Retry-After if that is longer. It is negative when Retry-After exceeds
+// maxRetryAfter.
+func (s *Sender) backoff(attempt int, e *Error) time.Duration {
+	if e.retryAfter > maxRetryAfter {
+		return -1
+	}
+	d := s.r.retryBackoff << (attempt - 1)
+	if d > retryMax || d <= 0 {
+		d = retryMax
+	}
+	d = d/2 + rand.N(d) // ±50% jitter
+	return max(d, e.retryAfter)
+}
+
+// fits reports whether a wait of d ends before ctx's deadline.
+func (s *Sender) fits(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > d
 }
 
 // prepare validates and renders msg.
@@ -262,19 +301,6 @@ func (s *Sender) pace(ctx context.Context) *Error {
 	return nil
 }
 
-// sleep waits the backoff before the next attempt.
-func (s *Sender) sleep(ctx context.Context, attempt int) *Error {
-	d := s.r.retryBackoff << (attempt - 1)
-	if d > retryMax || d <= 0 {
-		d = retryMax
-	}
-	d = d/2 + rand.N(d) // ±50% jitter
-	if err := clock.Sleep(ctx, s.r.clock, d); err != nil {
-		return canceledError("message", err)
-	}
-	return nil
-}
-
 // ctxEnded returns ctx's error, or context.DeadlineExceeded when its
 // deadline has passed but its timer has not fired yet: connection deadlines
 // are set to the context's, so an I/O timeout can win that race.
@@ -317,23 +343,4 @@ func (s *Sender) Stats() Stats {
 	}
 	s.stats.mu.Unlock()
 	return st
-}
-
-// Shutdown stops accepting sends, waits for those in flight (or for ctx to
-// end), then QUITs and closes every connection. Send and Verify after
-// Shutdown fail with ErrClosed. Calling it again is harmless.
-func (s *Sender) Shutdown(ctx context.Context) error {
-	s.closed.Store(true)
-	if err := s.transport.close(ctx, true); err != nil {
-		return err
-	}
-	return nil
-}
-
-// Close stops accepting sends and closes every connection at once, including
-// those in use (their sends fail). Calling it again is harmless.
-func (s *Sender) Close() error {
-	s.closed.Store(true)
-	_ = s.transport.close(context.Background(), false)
-	return nil
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
 	"github.com/o365smtp/o365smtp/internal/clock"
@@ -106,7 +105,8 @@ const (
 	// Volume Email endpoint rejects tokens that expire within minutes.
 	maxRefreshMargin = 10 * time.Minute
 	// fetchTimeout bounds one token request, which is shared by every
-	// caller waiting for it and so does not use any one caller's context.
+	// caller waiting for it and so does not use any one caller's context
+	// (it is abandoned when none is left waiting).
 	fetchTimeout = 30 * time.Second
 )
 
@@ -126,27 +126,46 @@ type cachedToken struct {
 	refreshAt time.Time // serve from cache before this
 }
 
-// cachedSource caches tokens from fetch and shares one in-flight request
+// cachedSource caches tokens from fetch and shares one request in flight
 // among concurrent callers. It is what NewTokenSource returns.
+//
+// A request in flight is abandoned (its context canceled) when the last
+// caller waiting for it gives up, so that no request outlives the callers
+// that wanted it; close cancels it at once and waits for it.
 type cachedSource struct {
 	fetch    func(ctx context.Context) (Token, error)
 	clock    clock.Clock
 	cur      atomic.Pointer[cachedToken]
-	group    singleflight.Group
 	requests atomic.Int64 // token requests made (fetch calls)
 	hints    catalog.Values
 	redact   func() []string // secrets that must never appear in errors
+
+	life    context.Context // canceled by close
+	stop    context.CancelFunc
+	mu      sync.Mutex // guards flight
+	flight  *flight
+	flights sync.WaitGroup
+}
+
+// flight is one token request and the callers waiting for it.
+type flight struct {
+	done    chan struct{} // closed when res and err are set
+	res     *cachedToken
+	err     *Error
+	cancel  context.CancelFunc
+	waiters int // guarded by cachedSource.mu
 }
 
 func newCachedSource(r *resolved) *cachedSource {
+	if inner, ok := r.cfg.TokenSource.(*cachedSource); ok {
+		// Already cached and single-flight (NewTokenSource): share it.
+		return inner
+	}
 	c := &cachedSource{clock: r.clock}
+	c.life, c.stop = context.WithCancel(context.Background())
 	c.hints = catalog.Values{ClientID: r.cfg.ClientID, TenantID: r.cfg.TenantID, Mailbox: r.cfg.Mailbox,
 		Host: r.host, Authority: r.authority, Scope: r.scope}
 	if ts := r.cfg.TokenSource; ts != nil {
-		if inner, ok := ts.(*cachedSource); ok {
-			// Already cached and single-flight (NewTokenSource): share it.
-			return inner
-		}
 		c.fetch = ts.Token
 		c.redact = func() []string { return nil }
 		return c
@@ -166,47 +185,131 @@ func (c *cachedSource) Token(ctx context.Context) (Token, error) {
 	return t, nil
 }
 
+// fresh returns the cached token if it is not due for refresh.
+func (c *cachedSource) fresh() *cachedToken {
+	if ct := c.cur.Load(); ct != nil && c.clock.Now().Before(ct.refreshAt) {
+		return ct
+	}
+	return nil
+}
+
 // token returns a token and whether it came from the cache.
 func (c *cachedSource) token(ctx context.Context) (Token, bool, *Error) {
-	if ct := c.cur.Load(); ct != nil && c.clock.Now().Before(ct.refreshAt) {
+	if ct := c.fresh(); ct != nil {
 		return ct.tok, true, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return Token{}, false, canceledError("token", err)
 	}
-	ch := c.group.DoChan("token", func() (any, error) {
-		if ct := c.cur.Load(); ct != nil && c.clock.Now().Before(ct.refreshAt) {
-			return ct, nil // a flight that just ended filled the cache
-		}
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		defer cancel()
-		c.requests.Add(1)
-		tok, err := c.fetch(fctx)
-		if err != nil {
-			// Classify here, once: the response body can be read only
-			// once, and every waiter shares this result.
-			return nil, c.tokenError(err)
-		}
-		if tok.AccessToken == "" {
-			return nil, localError("token.empty", "the token source returned an empty access token", c.hints, nil)
-		}
-		ct := &cachedToken{tok: tok}
-		if !tok.ExpiresOn.IsZero() {
-			ct.refreshAt = refreshAt(tok.ExpiresOn, c.clock.Now())
-			c.cur.Store(ct)
-		}
-		return ct, nil
-	})
+	f := c.join()
 	select {
-	case <-ctx.Done():
-		return Token{}, false, canceledError("token", ctx.Err())
-	case res := <-ch:
-		if res.Err != nil {
-			e := *res.Err.(*Error) // each caller gets its own copy
+	case <-f.done:
+		c.leave(f)
+		if f.err != nil {
+			e := *f.err // each caller gets its own copy
 			return Token{}, false, &e
 		}
-		return res.Val.(*cachedToken).tok, false, nil
+		return f.res.tok, false, nil
+	case <-ctx.Done():
+		c.leave(f)
+		return Token{}, false, canceledError("token", ctx.Err())
 	}
+}
+
+// join returns the flight in progress, or starts one.
+func (c *cachedSource) join() *flight {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.flight
+	if f == nil {
+		base := c.life
+		if base == nil { // a cachedSource made without newCachedSource
+			base = context.Background()
+		}
+		fctx, cancel := context.WithTimeout(base, fetchTimeout)
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		c.flight = f
+		c.flights.Add(1)
+		go c.run(fctx, f)
+	}
+	f.waiters++
+	return f
+}
+
+// leave is a caller's end of waiting; the last one abandons the flight.
+func (c *cachedSource) leave(f *flight) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.waiters--; f.waiters == 0 {
+		f.cancel()
+	}
+}
+
+// run makes the token request of f.
+func (c *cachedSource) run(ctx context.Context, f *flight) {
+	defer c.flights.Done()
+	defer f.cancel()
+	f.res, f.err = c.request(ctx)
+	c.mu.Lock()
+	if c.flight == f {
+		c.flight = nil
+	}
+	c.mu.Unlock()
+	close(f.done)
+}
+
+// request gets a token (unless a flight that just ended cached one) and
+// caches it.
+func (c *cachedSource) request(ctx context.Context) (*cachedToken, *Error) {
+	if ct := c.fresh(); ct != nil {
+		return ct, nil
+	}
+	c.requests.Add(1)
+	tok, err := c.fetch(ctx)
+	if err != nil {
+		// Classify here, once: the response body can be read only
+		// once, and every waiter shares this result.
+		return nil, c.tokenError(err)
+	}
+	if tok.AccessToken == "" {
+		return nil, localError("token.empty", "the token source returned an empty access token", c.hints, nil)
+	}
+	now := c.clock.Now()
+	tok.ExpiresOn = clampExpiry(tok.ExpiresOn, now)
+	ct := &cachedToken{tok: tok}
+	if !tok.ExpiresOn.IsZero() {
+		ct.refreshAt = refreshAt(tok.ExpiresOn, now)
+		c.cur.Store(ct)
+	}
+	return ct, nil
+}
+
+// close cancels the request in flight, if any, and waits for it to end.
+func (c *cachedSource) close() {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.flights.Wait()
+}
+
+// maxTokenLifetime bounds a token's lifetime as reported: Entra's are an
+// hour or so (a day at most, with continuous access evaluation).
+const maxTokenLifetime = 24 * time.Hour
+
+// clampExpiry bounds an absurd expiry: one more than maxTokenLifetime away,
+// in the future or in the past (an expires_in so large that MSAL's
+// arithmetic overflowed), becomes now+maxTokenLifetime. An expiry at or
+// before now within that bound (expires_in 0 or negative) is kept: such a
+// token is used for the connection being made and not cached. If Exchange
+// refuses a token as expired, the Sender asks for a new one.
+func clampExpiry(exp, now time.Time) time.Time {
+	if exp.IsZero() {
+		return exp
+	}
+	if exp.After(now.Add(maxTokenLifetime)) || exp.Before(now.Add(-maxTokenLifetime)) {
+		return now.Add(maxTokenLifetime)
+	}
+	return exp
 }
 
 // invalidate drops tok from the cache if it is still the cached token, so

@@ -88,7 +88,13 @@ func (s *Sender) Verify(ctx context.Context, from ...string) (*Report, error) {
 	if s.r.cfg.TenantID == "" {
 		v.rep.Authority = ""
 	}
-	err := v.run(ctx, from)
+	var err *Error
+	if ctx, done, ok := s.enter(ctx); ok {
+		err = s.closedWhile(ctx, v.run(ctx, from))
+		done()
+	} else {
+		err = v.fail("config", 0, closedError(), "")
+	}
 	v.rep.OK = err == nil
 	for _, st := range v.rep.Steps {
 		if st.Status == StatusFail {
@@ -131,9 +137,6 @@ func (v *verifier) fail(name string, d time.Duration, e *Error, detail string) *
 }
 
 func (v *verifier) run(ctx context.Context, from []string) *Error {
-	if v.s.closed.Load() {
-		return v.fail("config", 0, closedError(), "")
-	}
 	if e := v.config(); e != nil {
 		return e
 	}
