@@ -39,8 +39,11 @@ const (
 	// MaxLineLength bounds a command line, an AUTH response and a line of
 	// a DATA message, in bytes: AUTH lines carry whole access tokens.
 	MaxLineLength = 64 << 10
-	// IdleTimeout is how long the service waits for a command.
-	IdleTimeout = 10 * time.Minute
+	// DefaultIdleTimeout is how long the service waits for a command
+	// unless Config.IdleTimeout says otherwise: Exchange Online's front
+	// ends drop a session idle for about 5 minutes with "Timeout waiting
+	// for client input" (nodemailer/nodemailer#1205).
+	DefaultIdleTimeout = 5 * time.Minute
 	// WriteTimeout bounds the writing of a reply.
 	WriteTimeout = time.Minute
 	// HandshakeTimeout bounds a TLS handshake.
@@ -60,6 +63,24 @@ type Config struct {
 	// MaxMessageBytes is the SIZE advertised and enforced; it must be
 	// positive.
 	MaxMessageBytes int64
+	// MaxSendBytes is the largest message the store accepts (the
+	// mailbox's MaxSendSize), enforced after the final dot with 552 5.3.4
+	// MapiExceptionMaxSubmissionExceeded; zero or less means
+	// MaxMessageBytes only.
+	MaxSendBytes int64
+	// AcceptSMTPUTF8 accepts the SMTPUTF8 parameter of MAIL FROM, which
+	// Exchange refuses with 502 5.3.3 although EHLO advertises it.
+	AcceptSMTPUTF8 bool
+	// SendAsAtMail refuses another sender at MAIL FROM with 550 5.7.60, as
+	// older front ends did, instead of after the final dot.
+	SendAsAtMail bool
+	// IdleTimeout is how long the service waits for a command;
+	// DefaultIdleTimeout if zero or less.
+	IdleTimeout time.Duration
+	// Tarpit delays failed AUTH, unrecognized commands and the permanent
+	// refusals after the final dot, as Exchange does by seconds; zero
+	// means no delay.
+	Tarpit time.Duration
 	// Backend makes the tenant's decisions.
 	Backend Backend
 }
