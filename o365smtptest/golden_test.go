@@ -417,9 +417,9 @@ type recorder struct {
 	s      *o365smtptest.Server
 	minTLS uint16
 	conn   net.Conn
-	br   *bufio.Reader
-	out  strings.Builder
-	dead bool
+	br     *bufio.Reader
+	out    strings.Builder
+	dead   bool
 }
 
 func (r *recorder) dial(implicit bool) {

@@ -43,7 +43,7 @@ const (
 	// defaultMaxSendBytes is a mailbox's default MaxSendSize, 35 MB, which
 	// the store enforces after the final dot although EHLO says SIZE
 	// 157286400 (MicrosoftDocs/OfficeDocs-O365ServiceDescriptions#264).
-	defaultMaxSendBytes = 35 << 20
+	defaultMaxSendBytes    = 35 << 20
 	defaultTokenLifetime   = 3599 * time.Second
 	defaultConnectionLimit = 3 // concurrent SMTP AUTH connections per mailbox
 	roleSendAsApp          = "SMTP.SendAsApp"

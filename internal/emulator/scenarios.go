@@ -33,7 +33,10 @@ var scenarios = []scenario{
 	{Scenario{"no-mailbox-permission", "the service principal has no FullAccess on the mailbox (Add-MailboxPermission): AUTH fails with 535 5.7.3"},
 		func(s *Server) { s.SetMailboxPermission(s.Mailbox, false) }},
 	{Scenario{"fullaccess-not-propagated", "FullAccess was granted minutes ago and has not reached every server: AUTH succeeds, the message gets 430 4.2.0 STOREDRV; mailbox logon failure ... after the final dot"},
-		func(s *Server) { s.SetMailboxPermission(s.Mailbox, false); s.update(func(t *tenantState) { t.fullAccessLag = true }) }},
+		func(s *Server) {
+			s.SetMailboxPermission(s.Mailbox, false)
+			s.update(func(t *tenantState) { t.fullAccessLag = true })
+		}},
 	{Scenario{"smtp-auth-disabled-tenant", "SMTP AUTH is disabled for the tenant (Set-TransportConfig): AUTH fails with 535 5.7.139 ... disabled for the Tenant"},
 		func(s *Server) { s.SetSMTPAuthDisabledForTenant(true) }},
 	{Scenario{"smtp-auth-disabled-mailbox", "SMTP AUTH is disabled for the mailbox (Set-CASMailbox): AUTH fails with 535 5.7.139 ... disabled for the Mailbox"},

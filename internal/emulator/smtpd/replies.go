@@ -22,9 +22,9 @@ const (
 // Exchange Online's replies, as the service gives them. The ones with a
 // variable part are the functions below.
 const (
-	replySTARTTLS          = "220 2.0.0 SMTP server ready"
-	replyAuthOK            = "235 2.7.0 Authentication successful"
-	replySenderOK          = "250 2.1.0 Sender OK"
+	replySTARTTLS = "220 2.0.0 SMTP server ready"
+	replyAuthOK   = "235 2.7.0 Authentication successful"
+	replySenderOK = "250 2.1.0 Sender OK"
 	// replySendAsDenied is how older front ends refused another sender at
 	// MAIL FROM (gophish#1600, 2019; nodemailer logs with command 'MAIL
 	// FROM'); Config.SendAsAtMail brings it back. Today MAIL FROM is
@@ -35,7 +35,7 @@ const (
 	// EHLO advertises it: "MAIL FROM:<x> BODY=8BITMIME SMTPUTF8" gets it,
 	// the same MAIL without the parameter 250 (wneessen/go-mail#545,
 	// simonrob/email-oauth2-proxy#416). Config.AcceptSMTPUTF8 accepts it.
-	replySMTPUTF8 = "502 5.3.3 Command not implemented"
+	replySMTPUTF8          = "502 5.3.3 Command not implemented"
 	replyRecipientOK       = "250 2.1.5 Recipient OK"
 	ReplyRecipientNotFound = "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"
 	replyTooManyRecipients = "452 4.5.3 Too many recipients"
@@ -63,16 +63,16 @@ const (
 	// for the idle timeout (about 5 minutes on the front ends,
 	// nodemailer/nodemailer#1205; the wording: nodemailer/nodemailer#9 and
 	// Exchange's SmtpResponse.TimeoutOccurred). The connection closes.
-	replyIdleTimeout = "451 4.7.0 Timeout waiting for client input"
-	replyBadData           = "554 5.6.0 Invalid message content"
-	replyConcurrent        = "432 4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information. [Hostname=" + StoreHost + "]"
-	replyReset             = "250 2.0.0 Resetting"
-	replyBye               = "221 2.0.0 Service closing transmission channel"
-	replyOK                = "250 2.0.0 OK"
-	replyHelloFirst        = "503 5.5.2 Send hello first"
-	replyNeedMail          = "503 5.5.2 Need mail command"
-	replyNeedRcpt          = "503 5.5.2 Need rcpt command"
-	replyAlreadyAuthed     = "503 5.5.2 Already authenticated"
+	replyIdleTimeout   = "451 4.7.0 Timeout waiting for client input"
+	replyBadData       = "554 5.6.0 Invalid message content"
+	replyConcurrent    = "432 4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information. [Hostname=" + StoreHost + "]"
+	replyReset         = "250 2.0.0 Resetting"
+	replyBye           = "221 2.0.0 Service closing transmission channel"
+	replyOK            = "250 2.0.0 OK"
+	replyHelloFirst    = "503 5.5.2 Send hello first"
+	replyNeedMail      = "503 5.5.2 Need mail command"
+	replyNeedRcpt      = "503 5.5.2 Need rcpt command"
+	replyAlreadyAuthed = "503 5.5.2 Already authenticated"
 )
 
 // Replies to protocol errors and to the commands Exchange's wording was
