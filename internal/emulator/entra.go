@@ -357,9 +357,11 @@ func (s *Server) checkScope(scope string) (string, *tokenError) {
 	return resource, nil
 }
 
-// tenantResources are the resources of the emulated tenant besides the
+// tenantResources are the resources of a worldwide tenant besides the
 // configured one: Exchange Online by its application ID and both its URIs,
-// and Microsoft Graph by its URI and application ID.
+// and Microsoft Graph by its URI and application ID. A national cloud's
+// tenant (WithScope) knows only its own Exchange URI and the application
+// IDs: the worldwide URIs are no resources there.
 var tenantResources = []string{
 	exchangeAppID, exchangeResource, exchangeResourceAlt,
 	"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000",
@@ -367,8 +369,12 @@ var tenantResources = []string{
 
 // hasResource reports whether resource is one of the tenant's.
 func (s *Server) hasResource(resource string) bool {
+	known := tenantResources
+	if !strings.EqualFold(s.resource, exchangeResource) {
+		known = []string{exchangeAppID, "00000003-0000-0000-c000-000000000000"}
+	}
 	return strings.EqualFold(resource, s.resource) ||
-		slices.ContainsFunc(tenantResources, func(r string) bool { return strings.EqualFold(r, resource) })
+		slices.ContainsFunc(known, func(r string) bool { return strings.EqualFold(r, resource) })
 }
 
 // isExchange reports whether resource is Exchange Online, whose tokens
