@@ -60,12 +60,18 @@ func newE2EClient(t *testing.T, env map[string]string) *e2eClient {
 // token gets an access token with the client credentials grant.
 func (c *e2eClient) token(t *testing.T) string {
 	t.Helper()
+	return c.tokenFor(t, c.env["O365SMTP_SCOPE"])
+}
+
+// tokenFor gets an access token for scope, whatever its resource.
+func (c *e2eClient) tokenFor(t *testing.T, scope string) string {
+	t.Helper()
 	endpoint := strings.TrimRight(c.env["O365SMTP_AUTHORITY_HOST"], "/") + "/" + c.env["O365SMTP_TENANT_ID"] + "/oauth2/v2.0/token"
 	resp, err := c.http.PostForm(endpoint, url.Values{
 		"grant_type":    {"client_credentials"},
 		"client_id":     {c.env["O365SMTP_CLIENT_ID"]},
 		"client_secret": {c.env["O365SMTP_CLIENT_SECRET"]},
-		"scope":         {c.env["O365SMTP_SCOPE"]},
+		"scope":         {scope},
 	})
 	if err != nil {
 		t.Fatalf("token request: %v", err)
