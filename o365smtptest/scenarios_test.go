@@ -33,12 +33,13 @@ func TestScenarios(t *testing.T) {
 	// token: the AADSTS code of the token request, 0 if it succeeds.
 	// auth: the reply to AUTH ("" if it succeeds); mail: to a message from
 	// SharedMailbox, after the final dot.
-	cases := []struct {
+	type scenarioCase struct {
 		name  string
 		token int
 		auth  string
 		mail  string
-	}{
+	}
+	cases := []scenarioCase{
 		{name: "ok"},
 		{name: "sp-not-registered", auth: "535 5.7.3 "},
 		{name: "wrong-object-id", auth: "535 5.7.3 "},
@@ -52,15 +53,18 @@ func TestScenarios(t *testing.T) {
 		{name: "entra-throttled", token: 50196},
 		{name: "conditional-access", token: 53003},
 		{name: "hve"},
-		{name: "suspended-mailbox-full", mail: "550 5.2.251 Sender throttled due to continuous mailbox full errors."},
-		{name: "suspended-send-as", mail: "550 5.2.252 Sender throttled due to continuous send as denied errors."},
-		{name: "suspended-license", mail: "550 5.2.253 Sender throttled due to continuous invalid license errors."},
-		{name: "suspended-too-many-recipients", mail: "550 5.2.254 Sender throttled due to continuous too many recipients errors."},
-		{name: "suspended-invalid-recipients", mail: "550 5.2.255 Sender throttled due to continuous invalid recipients errors."},
 		{name: "secret-expired", token: 7000222},
 		{name: "wrong-secret", token: 7000215},
 		{name: "no-smtp-role", auth: "535 5.7.3 "},
 		{name: "throttle"},
+	}
+	// The continuous-error suspensions, 550 5.2.251 to 5.2.255 ([MS-CET]).
+	for i, what := range []string{"mailbox full", "send as denied", "invalid license", "too many recipients", "invalid recipients"} {
+		name := map[string]string{"send as denied": "send-as", "invalid license": "license"}[what]
+		if name == "" {
+			name = strings.ReplaceAll(what, " ", "-")
+		}
+		cases = append(cases, scenarioCase{name: "suspended-" + name, mail: "550 5.2.25" + itoa(i+1) + " Sender throttled due to continuous " + what + " errors."})
 	}
 	s := newServer(t)
 	for _, tc := range cases {
