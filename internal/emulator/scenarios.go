@@ -24,7 +24,7 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{Scenario{"ok", "everything set up right: mail from the mailbox (or shared@contoso.com, which it may send as) is accepted"},
+	{Scenario{"ok", "everything set up right (the default): mail from the mailbox, or from shared@contoso.com, which it may send as, gets 250 2.0.0 OK <id> [Hostname=...]"},
 		func(*Server) {}},
 	{Scenario{"sp-not-registered", "the service principal is not registered in Exchange Online (New-ServicePrincipal): AUTH fails with 535 5.7.3 Authentication unsuccessful [host time session]"},
 		func(s *Server) { s.SetServicePrincipalRegistered(false) }},

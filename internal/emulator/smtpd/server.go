@@ -11,15 +11,18 @@
 // EHLO capabilities (caps.go), the bounded readers (reader.go), the
 // argument parsers (params.go) and faults (fault.go).
 //
-// What clients see is pinned, byte for byte, by the golden transcripts of
-// package o365smtptest (testdata/transcripts, TestGoldenTranscripts),
-// recorded against the go-smtp based service this one replaced. Some of
-// go-smtp's ways are kept on purpose so that they stay pinned: replies to
-// protocol errors in its wording, any leading dot of a DATA line removed, a
-// second MAIL FROM that keeps the transaction's recipient count, a line
-// limit whose count includes the previous newline. A change of behaviour
-// updates the transcripts (go test ./o365smtptest -run Golden -update) in
-// the same commit.
+// The replies follow Exchange Online as it behaves in 2026; each cites its
+// public evidence next to it, and docs/exchange-behaviour.md lists them
+// with the options and scenarios for the alternatives. What clients see is
+// pinned, byte for byte, by the golden transcripts of package o365smtptest
+// (testdata/transcripts, TestGoldenTranscripts), first recorded against the
+// go-smtp based service this one replaced. Some of go-smtp's ways are kept
+// on purpose so that they stay pinned: go-smtp's wording for the protocol
+// errors whose Exchange wording was never recorded, any leading dot of a DATA
+// line removed, a second MAIL FROM that keeps the transaction's recipient
+// count, a line limit whose count includes the previous newline. A change
+// of behaviour updates the transcripts (go test ./o365smtptest -run Golden
+// -update) in the same commit.
 package smtpd
 
 import (
