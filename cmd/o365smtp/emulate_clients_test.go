@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -45,6 +46,28 @@ func TestForeignClients(t *testing.T) {
 	stopAndCheckGone(t, p)
 }
 
+// clientResult is one check a foreign client reports, as a JSON line.
+type clientResult struct {
+	Check, Msg, Command string
+	Code                int
+	Seconds             float64
+}
+
+// clientResults decodes the JSON lines a client script printed, by check.
+func clientResults(t *testing.T, script string, out []byte) map[string]clientResult {
+	t.Helper()
+	got := map[string]clientResult{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var r clientResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s printed %q: %v", script, sc.Text(), err)
+		}
+		got[r.Check] = r
+	}
+	return got
+}
+
 // testSMTPLib runs testdata/smtplib_client.py against p.
 func testSMTPLib(t *testing.T, p *emulateProc, want *atomic.Int32) {
 	python, err := exec.LookPath("python3")
@@ -57,28 +80,7 @@ func testSMTPLib(t *testing.T, p *emulateProc, want *atomic.Int32) {
 	if err != nil {
 		t.Fatalf("smtplib_client.py: %v\n%s", err, out)
 	}
-	got := map[string]struct {
-		Code    int
-		Msg     string
-		Seconds float64
-	}{}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		var r struct {
-			Check   string
-			Code    int
-			Msg     string
-			Seconds float64
-		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("smtplib_client.py printed %q: %v", sc.Text(), err)
-		}
-		got[r.Check] = struct {
-			Code    int
-			Msg     string
-			Seconds float64
-		}{r.Code, r.Msg, r.Seconds}
-	}
+	got := clientResults(t, "smtplib_client.py", out)
 	for _, w := range []struct {
 		check  string
 		code   int

@@ -6,9 +6,7 @@ package main
 // O365SMTP_NODE_TESTS=1 go test -run TestNodemailerClient ./cmd/o365smtp
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,19 +56,7 @@ func TestNodemailerClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client.js: %v\n%s", err, out)
 	}
-	type result struct {
-		Check, Msg, Command string
-		Code                int
-	}
-	got := map[string]result{}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		var r result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("client.js printed %q: %v", sc.Text(), err)
-		}
-		got[r.Check] = r
-	}
+	got := clientResults(t, "client.js", out)
 	for _, w := range []struct {
 		check, command string
 		code           int
