@@ -283,8 +283,10 @@ func TestSendFailures(t *testing.T) {
 		{name: "not authenticated at MAIL", setup: func(s *o365smtptest.Server, _ *o365smtp.Config) {
 			s.Fail(o365smtptest.StageMail, o365smtptest.Fault{Reply: "530 5.7.57 Client not authenticated to send mail."})
 		}, kind: o365smtp.ErrAuthFailed, op: "mail", code: 530, enh: "5.7.57"},
+		// Exchange accepts another MAIL FROM and refuses the message after
+		// the final dot (the emulator's default since issue 13).
 		{name: "send as denied at MAIL", msg: func(m *mail.Msg) { m.From(other) },
-			kind: o365smtp.ErrSendAsDenied, op: "mail", code: 550, enh: "5.7.60", hint: []string{"Add-RecipientPermission -Identity " + other}},
+			kind: o365smtp.ErrSendAsDenied, op: "data", code: 554, enh: "5.2.252", hint: []string{other}},
 		{name: "send as denied at end of DATA", msg: func(m *mail.Msg) { m.From(other); m.EnvelopeFrom("sender@contoso.com") },
 			kind: o365smtp.ErrSendAsDenied, op: "data", code: 554, enh: "5.2.252", hint: []string{other}},
 		{name: "concurrency throttle", setup: func(s *o365smtptest.Server, _ *o365smtp.Config) {

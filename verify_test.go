@@ -69,7 +69,8 @@ func TestVerify(t *testing.T) {
 		{name: "smtp auth disabled for the mailbox", setup: func(s *o365smtptest.Server, _ *o365smtp.Config) { s.SetSMTPAuthDisabledForMailbox(s.Mailbox, true) },
 			want: "config=pass credential=pass token=pass token_claims=pass connect=pass tls=pass auth=fail send_as=skip",
 			kind: o365smtp.ErrSMTPAuthDisabled},
-		{name: "send as denied", from: []string{"sender@contoso.com", "boss@contoso.com"},
+		// Only older front ends refuse Send As at MAIL FROM, which verify probes.
+		{name: "send as denied", from: []string{"sender@contoso.com", "boss@contoso.com"}, opts: []o365smtptest.Option{emulator.WithSendAsRefusedAtMail()},
 			want: "config=pass credential=pass token=pass token_claims=pass connect=pass tls=pass auth=pass send_as=fail",
 			kind: o365smtp.ErrSendAsDenied, hint: func(s *o365smtptest.Server) []string {
 				return []string{"Add-RecipientPermission -Identity boss@contoso.com -Trustee " + s.ServicePrincipalID}

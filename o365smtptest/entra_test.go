@@ -69,8 +69,8 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	status, body := getJSON(t, s, "/fabrikam.onmicrosoft.com/v2.0/.well-known/openid-configuration")
-	checkEntraError(t, status, body, http.StatusBadRequest, "invalid_request", 90002,
-		"Tenant 'fabrikam.onmicrosoft.com' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
+	checkEntraError(t, status, body, http.StatusBadRequest, "invalid_tenant", 90002,
+		"Tenant 'fabrikam.onmicrosoft.com' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.")
 }
 
 // checkEntraError checks the shape of an Entra error response.
@@ -207,10 +207,23 @@ func TestTokenErrors(t *testing.T) {
 		{
 			name:   "unknown tenant",
 			tenant: func(*o365smtptest.Server) string { return "11111111-2222-3333-4444-555555555555" },
-			status: 400, error: "invalid_request", code: 90002,
+			status: 400, error: "invalid_tenant", code: 90002,
 			text: func(*o365smtptest.Server) string {
-				return "Tenant '11111111-2222-3333-4444-555555555555' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+				return "Tenant '11111111-2222-3333-4444-555555555555' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
 			},
+		},
+		{
+			name:   "common endpoint",
+			tenant: func(*o365smtptest.Server) string { return "common" },
+			status: 400, error: "invalid_request", code: 9001023,
+			text: func(*o365smtptest.Server) string {
+				return "The grant type is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint."
+			},
+		},
+		{
+			name:   "organizations endpoint",
+			tenant: func(*o365smtptest.Server) string { return "organizations" },
+			status: 400, error: "invalid_request", code: 9001023,
 		},
 		{
 			name:   "unknown client",
@@ -247,8 +260,8 @@ func TestTokenErrors(t *testing.T) {
 			status: 401, error: "invalid_client", code: 7000218,
 		},
 		{
-			name:   "graph resource",
-			form:   func(_ *o365smtptest.Server, f url.Values) { f.Set("scope", "https://graph.microsoft.com/.default") },
+			name:   "unknown resource",
+			form:   func(_ *o365smtptest.Server, f url.Values) { f.Set("scope", "https://outlook.office356.com/.default") },
 			status: 400, error: "invalid_resource", code: 500011,
 		},
 		{

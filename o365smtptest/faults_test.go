@@ -168,12 +168,12 @@ func TestFaultMailRcpt(t *testing.T) {
 	c := mustLogin(t, s)
 	s.Fail(o365smtptest.StageMail, o365smtptest.Fault{Reply: "451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS761)", Times: 1})
 	s.Fail(o365smtptest.StageMail, o365smtptest.Fault{Reply: "452 4.3.1 Insufficient system resources", Times: 1})
-	err := c.Mail(s.Mailbox)
+	err := mailFrom(c, s.Mailbox)
 	if code, msg := replyOf(t, err); code != 451 || msg != "4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS761)" {
 		t.Errorf("first MAIL: %d %q", code, msg)
 	}
-	wantReply(t, c.Mail(s.Mailbox), 452, "4.3.1 Insufficient system resources")
-	if err := c.Mail(s.Mailbox); err != nil {
+	wantReply(t, mailFrom(c, s.Mailbox), 452, "4.3.1 Insufficient system resources")
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatalf("third MAIL: %v", err)
 	}
 
@@ -194,13 +194,13 @@ func TestFaultMailRcpt(t *testing.T) {
 	// Times 0: every time, until ClearFaults; a multi-line reply.
 	s.Fail(o365smtptest.StageMail, o365smtptest.Fault{Reply: "451-Busy\n451 4.7.500 Try later"})
 	for range 2 {
-		err := c.Mail(s.Mailbox)
+		err := mailFrom(c, s.Mailbox)
 		if code, msg := replyOf(t, err); code != 451 || msg != "Busy\n4.7.500 Try later" {
 			t.Errorf("MAIL: %d %q", code, msg)
 		}
 	}
 	s.ClearFaults()
-	if err := c.Mail(s.Mailbox); err != nil {
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatalf("after ClearFaults: %v", err)
 	}
 
@@ -216,7 +216,7 @@ func TestFaultData(t *testing.T) {
 	s := newServer(t)
 	c := mustLogin(t, s)
 	s.Fail(o365smtptest.StageData, o365smtptest.Fault{Reply: "554 5.6.0 Message rejected", Times: 1})
-	if err := c.Mail(s.Mailbox); err != nil {
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Rcpt("a@example.com"); err != nil {
@@ -238,7 +238,7 @@ func TestFaultData(t *testing.T) {
 	}
 
 	s.Fail(o365smtptest.StageData, o365smtptest.Fault{Drop: true, Times: 1})
-	c.Mail(s.Mailbox)
+	mailFrom(c, s.Mailbox)
 	c.Rcpt("a@example.com")
 	if _, err := c.Data(); !isEOF(err) {
 		t.Errorf("dropped DATA: %v", err)
@@ -296,7 +296,7 @@ func TestFaultHang(t *testing.T) {
 	// clear it, so that the check is about the server, not that race.)
 	s.ClearFaults()
 	c = mustLogin(t, s)
-	if err := c.Mail(s.Mailbox); err != nil {
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatal(err)
 	}
 }

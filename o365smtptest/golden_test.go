@@ -63,7 +63,9 @@ type goldenCase struct {
 	// mailbox before the recorded one, and stay open.
 	others   int
 	implicit bool
-	script   func(tok string) []step
+	// minTLS is the client's lowest TLS version; 0 is Go's default, 1.2.
+	minTLS uint16
+	script func(tok string) []step
 }
 
 // auth is AUTH XOAUTH2 as user with tok, in the one-step form.
@@ -108,6 +110,15 @@ func session(tok string) []step {
 
 func submit(from, to, data string) []step {
 	return join(cmd("MAIL FROM:<"+from+">"), cmd("RCPT TO:<"+to+">"), cmd("DATA"), sendRaw(data, 1))
+}
+
+// scenario is a setup that applies the named scenario.
+func scenario(name string) func(s *o365smtptest.Server) {
+	return func(s *o365smtptest.Server) {
+		if err := o365smtptest.Engine(s).ApplyScenario(name); err != nil {
+			panic(err)
+		}
+	}
 }
 
 func goldenCases() []goldenCase {
@@ -167,7 +178,11 @@ func goldenCases() []goldenCase {
 			s.AddMailbox("full@contoso.com")
 			s.SetMailboxPermission("full@contoso.com", true)
 		}, script: func(tok string) []step {
-			return join(session(tok), cmd("MAIL FROM:<other@contoso.com>"), cmd("MAIL FROM:<>"), cmd("MAIL FROM:<FULL@contoso.com>"), cmd("RSET"),
+			// Another MAIL FROM is accepted and the message refused after
+			// the final dot; FullAccess gives no Send As.
+			return join(session(tok), submit("other@contoso.com", "a@example.com", "Subject: s\r\n\r\nx\r\n.\r\n"),
+				submit("", "a@example.com", "Subject: null sender\r\n\r\nx\r\n.\r\n"),
+				submit("FULL@contoso.com", "a@example.com", "Subject: s\r\n\r\nx\r\n.\r\n"),
 				submit(shared, "a@example.com", "From: Shared <shared@contoso.com>\r\nSubject: s\r\n\r\nx\r\n.\r\n"),
 				submit(mbx, "a@example.com", "From: other@contoso.com\r\nSubject: s\r\n\r\nx\r\n.\r\n"),
 				submit(mbx, "a@example.com", "From: a@contoso.com, sender@contoso.com\r\n\r\nx\r\n.\r\n"),
@@ -175,8 +190,47 @@ func goldenCases() []goldenCase {
 				quit)
 		}},
 		{name: "send-as-revoked", setup: func(s *o365smtptest.Server) { s.SetSendAs(s.SharedMailbox, false) }, script: func(tok string) []step {
-			return join(session(tok), cmd("MAIL FROM:<"+shared+">"), quit)
+			return join(session(tok), submit(shared, "a@example.com", "Subject: s\r\n\r\nx\r\n.\r\n"), quit)
 		}},
+		{name: "send-as-at-mail", opts: []o365smtptest.Option{emulator.WithSendAsRefusedAtMail()}, script: func(tok string) []step {
+			return join(session(tok), cmd("MAIL FROM:<other@contoso.com>"), cmd("MAIL FROM:<>"), cmd("MAIL FROM:<"+shared+">"), quit)
+		}},
+		{name: "smtputf8-accepted", opts: []o365smtptest.Option{emulator.WithSMTPUTF8Accepted()}, script: func(tok string) []step {
+			return join(session(tok), cmd("MAIL FROM:<"+mbx+"> BODY=8BITMIME SMTPUTF8"), quit)
+		}},
+		{name: "max-send-size", opts: []o365smtptest.Option{o365smtptest.WithMaxSendSize(100)}, script: func(tok string) []step {
+			m100 := "Subject: x\r\n\r\n" + strings.Repeat("y", 100-16) + "\r\n"
+			return join(session(tok), cmd("MAIL FROM:<"+mbx+"> SIZE=5000"), cmd("RSET"),
+				submit(mbx, "a@example.com", m100+".\r\n"),
+				submit(mbx, "a@example.com", strings.Repeat("z", 5000)+"\r\n.\r\n"), quit)
+		}},
+		{name: "scenario-transient-data-end", setup: scenario("transient-data-end"), script: func(tok string) []step {
+			msg := "Subject: s\r\n\r\nx\r\n.\r\n"
+			return join(session(tok), submit(mbx, "a@example.com", msg), submit(mbx, "a@example.com", msg),
+				submit(mbx, "a@example.com", msg), submit(mbx, "a@example.com", msg), quit)
+		}},
+		{name: "scenario-quota-exceeded", setup: scenario("quota-exceeded"), script: func(tok string) []step {
+			return join(session(tok), submit(mbx, "a@example.com", "Subject: s\r\n\r\nx\r\n.\r\n"), quit)
+		}},
+		{name: "scenario-suspended-send-as", setup: scenario("suspended-send-as"), script: func(tok string) []step {
+			return join(session(tok), submit(mbx, "a@example.com", "Subject: s\r\n\r\nx\r\n.\r\n"), quit)
+		}},
+		{name: "scenario-fullaccess-not-propagated", setup: scenario("fullaccess-not-propagated"), script: func(tok string) []step {
+			return join(session(tok), submit(mbx, "a@example.com", "Subject: s\r\n\r\nx\r\n.\r\n"), quit)
+		}},
+		{name: "scenario-hve", setup: scenario("hve"), opts: []o365smtptest.Option{o365smtptest.WithTokenLifetime(5 * time.Minute)}, script: func(tok string) []step {
+			return join(cmd("EHLO c"), startTLS, cmd("EHLO c"), auth("nobody@contoso.com", tok), auth(mbx, tok), quit)
+		}},
+		{name: "plain-text-mail", script: func(tok string) []step {
+			return join(cmd("EHLO c"), cmd("MAIL FROM:<"+mbx+">"), cmd("GET / HTTP/1.1"), cmd("Host: x"), cmd("\x16\x03\x01"), quit)
+		}},
+		{name: "tls-1.1-refused", minTLS: tls.VersionTLS10, opts: []o365smtptest.Option{emulator.WithMaxTLSVersion(tls.VersionTLS11)}, script: func(tok string) []step {
+			return join(cmd("EHLO c"), startTLS, cmd("EHLO c"), eof)
+		}},
+		{name: "tls-1.1-refused-implicit", implicit: true, minTLS: tls.VersionTLS10,
+			opts: []o365smtptest.Option{emulator.WithMaxTLSVersion(tls.VersionTLS11), o365smtptest.WithImplicitTLS()}, script: func(tok string) []step {
+				return join(eof)
+			}},
 		{name: "not-authenticated", script: func(tok string) []step {
 			return join(cmd("EHLO c"), startTLS, cmd("EHLO c"), cmd("MAIL FROM:<"+mbx+">"), cmd("RCPT TO:<a@example.com>"), quit)
 		}},
@@ -359,12 +413,13 @@ func goldenCases() []goldenCase {
 
 // recorder drives one connection and records the transcript.
 type recorder struct {
-	t    *testing.T
-	s    *o365smtptest.Server
-	conn net.Conn
-	br   *bufio.Reader
-	out  strings.Builder
-	dead bool
+	t      *testing.T
+	s      *o365smtptest.Server
+	minTLS uint16
+	conn   net.Conn
+	br     *bufio.Reader
+	out    strings.Builder
+	dead   bool
 }
 
 func (r *recorder) dial(implicit bool) {
@@ -383,7 +438,7 @@ func (r *recorder) dial(implicit bool) {
 }
 
 func (r *recorder) upgrade() {
-	tc := tls.Client(r.conn, &tls.Config{RootCAs: r.s.CertPool(), ServerName: "127.0.0.1"})
+	tc := tls.Client(r.conn, &tls.Config{RootCAs: r.s.CertPool(), ServerName: "127.0.0.1", MinVersion: r.minTLS})
 	if err := tc.Handshake(); err != nil {
 		r.out.WriteString("# TLS handshake failed\n")
 		r.dead = true
@@ -516,7 +571,7 @@ func TestGoldenTranscripts(t *testing.T) {
 			for range tc.others {
 				mustLogin(t, s)
 			}
-			r := &recorder{t: t, s: s}
+			r := &recorder{t: t, s: s, minTLS: tc.minTLS}
 			r.dial(tc.implicit)
 			for _, st := range tc.script(tok) {
 				r.run(st)

@@ -144,8 +144,22 @@ func message(from, to, subject string) string {
 }
 
 // send submits a message over c; it returns the error of the first failing step.
+// mailFrom is net/smtp's Client.Mail without the SMTPUTF8 parameter that
+// net/smtp adds whenever EHLO advertises it, and that Exchange Online
+// refuses with 502 5.3.3 (TestNetSMTPMailGetsSMTPUTF8Refusal).
+func mailFrom(c *smtp.Client, from string) error {
+	id, err := c.Text.Cmd("MAIL FROM:<%s> BODY=8BITMIME", from)
+	if err != nil {
+		return err
+	}
+	c.Text.StartResponse(id)
+	defer c.Text.EndResponse(id)
+	_, _, err = c.Text.ReadResponse(250)
+	return err
+}
+
 func send(c *smtp.Client, from string, to []string, data string) error {
-	if err := c.Mail(from); err != nil {
+	if err := mailFrom(c, from); err != nil {
 		return err
 	}
 	for _, rcpt := range to {

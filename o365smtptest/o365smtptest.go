@@ -21,8 +21,8 @@
 //
 // The emulated tenant starts out set up right: the app has the
 // SMTP.SendAsApp role, its service principal is registered in Exchange with
-// the Enterprise application's object ID, it has FullAccess on Mailbox and
-// Send As on SharedMailbox, and SMTP AUTH is enabled. The tenant setup
+// the Enterprise application's object ID, it has FullAccess on Mailbox,
+// Mailbox has Send As on SharedMailbox, and SMTP AUTH is enabled. The tenant setup
 // methods (SetServicePrincipalRegistered, SetMailboxPermission,
 // SetSMTPAuthDisabledForTenant, SetClientSecretExpired, ...) break one thing
 // at a time, so that the emulator answers the way a misconfigured tenant
@@ -33,7 +33,16 @@
 // reject-me@example.com) are refused at RCPT with
 // "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP
 // address lookup", so that a test can exercise partial recipient failures;
-// WithRecipientHook replaces that rule.
+// WithRecipientHook replaces that rule. (Exchange Online itself mostly
+// accepts an unknown recipient at RCPT and bounces the message later.)
+//
+// The SMTP service behaves like Exchange Online in 2026, as
+// docs/exchange-behaviour.md in the repository lists with its sources:
+// MAIL FROM with SMTPUTF8 gets "502 5.3.3 Command not implemented" (Go's
+// net/smtp adds it whenever it is advertised), another sender is refused
+// after the final dot, a message over 35 MB (WithMaxSendSize) is refused
+// after the final dot, and only Exchange's token audiences pass AUTH. It
+// answers at once unless WithTarpit makes failures wait, as Exchange's do.
 //
 // Stats counts connections, AUTH attempts and token requests, and
 // IssuedTokens lists the tokens issued, for example to check that none of
@@ -81,9 +90,9 @@ type Server struct {
 	// Mailbox is the mailbox the app sends as, "sender@contoso.com". The
 	// service principal has FullAccess on it.
 	Mailbox string
-	// SharedMailbox is a second mailbox, "shared@contoso.com", on which the
-	// service principal has Send As but not FullAccess: it may be the
-	// sender (MAIL FROM and From) of messages submitted as Mailbox.
+	// SharedMailbox is a second mailbox, "shared@contoso.com", on which
+	// Mailbox has Send As and the service principal no FullAccess: it may
+	// be the sender (MAIL FROM and From) of messages submitted as Mailbox.
 	SharedMailbox string
 	// SMTPAddr is the address of the SMTP service, "127.0.0.1:port".
 	SMTPAddr string

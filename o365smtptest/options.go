@@ -23,8 +23,32 @@ func WithImplicitTLS() Option { return emulator.WithImplicitTLS() }
 func WithTokenLifetime(d time.Duration) Option { return emulator.WithTokenLifetime(d) }
 
 // WithMaxMessageSize sets the SIZE the SMTP service advertises and enforces
-// (552 5.3.4 beyond it). The default is Exchange Online's, 157286400 bytes.
+// while reading the message (552 5.3.4 Message size exceeds fixed maximum
+// message size beyond it, and at MAIL FROM for a larger SIZE parameter).
+// The default is Exchange Online's, 157286400 bytes. The smaller limit of
+// the mailbox, WithMaxSendSize, applies too.
 func WithMaxMessageSize(n int64) Option { return emulator.WithMaxMessageSize(n) }
+
+// WithMaxSendSize sets the largest message the mailbox may send (its
+// MaxSendSize), which Exchange Online enforces only after the final dot,
+// with "552 5.3.4 MapiExceptionMaxSubmissionExceeded; Message size exceeds
+// maximum size limit.; ...", although EHLO advertises the larger SIZE. The
+// default is Exchange Online's, 35 MB (36700160 bytes); a negative n
+// leaves only WithMaxMessageSize's limit.
+func WithMaxSendSize(n int64) Option { return emulator.WithMaxSendSize(n) }
+
+// WithTarpit makes the SMTP service wait d before it answers a failed AUTH,
+// an unrecognized command or a permanent refusal after the final dot, as
+// Exchange Online makes failing clients wait (4 to 8 seconds in public
+// logs), so that a test can check the client's timeouts. The default is no
+// delay, which keeps tests fast; the standalone emulator (o365smtp
+// emulate) waits 5 s unless told otherwise.
+func WithTarpit(d time.Duration) Option { return emulator.WithTarpit(d) }
+
+// WithIdleTimeout sets how long the SMTP service waits for a command before
+// it answers "451 4.7.0 Timeout waiting for client input" and closes the
+// connection. The default is 5 minutes, like Exchange Online's front ends.
+func WithIdleTimeout(d time.Duration) Option { return emulator.WithIdleTimeout(d) }
 
 // WithScope sets the scope the token endpoint serves, for example a national
 // cloud's "https://outlook.office365.us/.default"; the tokens' aud is its

@@ -43,6 +43,14 @@ func ehloCaps(auth string) []string {
 	}
 }
 
+// matches fails unless got is one line that matches the regular expression re.
+func matches(t testing.TB, what string, got []string, re string) {
+	t.Helper()
+	if len(got) != 1 || !regexp.MustCompile(re).MatchString(got[0]) {
+		t.Errorf("%s:\n got %q\nwant a match of %s", what, got, re)
+	}
+}
+
 func equal(t testing.TB, what string, got []string, want ...string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
@@ -76,7 +84,7 @@ func TestTranscript(t *testing.T) {
 		t.Fatalf("end of DATA: %q", reply)
 	}
 	equal(t, "RSET", r.cmd("RSET"), "250 2.0.0 Resetting")
-	equal(t, "unknown command", r.cmd("XYZZ now"), "500 5.3.3 Unrecognized command 'XYZZ' [EMU01CA0001.namprd00.prod.outlook.com]")
+	matches(t, "unknown command", r.cmd("XYZZ now"), `^500 5\.3\.3 Unrecognized command 'Length: 4' `+bracketRE+`$`)
 	equal(t, "QUIT", r.cmd("QUIT"), "221 2.0.0 Service closing transmission channel")
 
 	msgs := s.Messages()
@@ -270,40 +278,50 @@ func TestSMTPAuthDisabled(t *testing.T) {
 	}
 }
 
+// sendAsDenied is the reply to a message from addr that the mailbox may
+// not send as, without its code.
+func sendAsDenied(addr string) string {
+	return "5.2.252 SendAsDenied; sender@contoso.com not allowed to send as " + addr + "; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message. [Hostname=EMU01CA0001.namprd17.prod.outlook.com]"
+}
+
 func TestSendAs(t *testing.T) {
 	s := newServer(t)
 	c := mustLogin(t, s)
 	other := "other@contoso.com"
-	wantReply(t, c.Mail(other), 550, "5.7.60 SMTP; Client does not have permissions to send as this sender")
-	if _, msg := replyOf(t, c.Mail(other)); msg != "5.7.60 SMTP; Client does not have permissions to send as this sender" {
-		t.Errorf("5.7.60 text = %q", msg)
+
+	// Another MAIL FROM is accepted; the message is refused after the
+	// final dot.
+	if err := mailFrom(c, other); err != nil {
+		t.Fatalf("MAIL FROM another address: %v, want 250", err)
 	}
-	wantReply(t, c.Mail(""), 550, "5.7.60")
+	c.Reset()
+	err := send(c, other, []string{"x@example.com"}, message(s.Mailbox, "x@example.com", "envelope"))
+	if code, msg := replyOf(t, err); code != 554 || msg != sendAsDenied(other) {
+		t.Errorf("MAIL FROM: %d %q\nwant 554 %q", code, msg, sendAsDenied(other))
+	}
 
 	// The envelope is fine, the From header is not.
-	err := send(c, s.Mailbox, []string{"x@example.com"}, message("Other <"+other+">", "x@example.com", "spoof"))
-	want := "5.2.252 SendAsDenied; sender@contoso.com not allowed to send as other@contoso.com; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message. [Hostname=EMU01CA0001.namprd17.prod.outlook.com]"
-	if code, msg := replyOf(t, err); code != 554 || msg != want {
-		t.Errorf("From header: %d %q\nwant 554 %q", code, msg, want)
+	err = send(c, s.Mailbox, []string{"x@example.com"}, message("Other <"+other+">", "x@example.com", "spoof"))
+	if code, msg := replyOf(t, err); code != 554 || msg != sendAsDenied(other) {
+		t.Errorf("From header: %d %q\nwant 554 %q", code, msg, sendAsDenied(other))
 	}
 	if n := len(s.Messages()); n != 0 {
 		t.Errorf("%d messages recorded, want 0", n)
 	}
 
-	// Send As granted, and revoked from the shared mailbox.
-	c.Reset()
+	// Send As granted to the mailbox, and revoked from the shared mailbox.
 	s.SetSendAs(other, true)
 	if err := send(c, other, []string{"x@example.com"}, message(other, "x@example.com", "granted")); err != nil {
 		t.Errorf("with Send As: %v", err)
 	}
 	s.SetSendAs(s.SharedMailbox, false)
-	wantReply(t, c.Mail(s.SharedMailbox), 550, "5.7.60")
+	wantReply(t, send(c, s.SharedMailbox, []string{"x@example.com"}, message(s.SharedMailbox, "x@example.com", "revoked")), 554, "5.2.252 SendAsDenied")
 }
 
 func TestRecipients(t *testing.T) {
 	s := newServer(t)
 	c := mustLogin(t, s)
-	if err := c.Mail(s.Mailbox); err != nil {
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Rcpt("a@example.com"); err != nil {
@@ -329,7 +347,7 @@ func TestRecipients(t *testing.T) {
 	}
 
 	// At most 500 recipients per message.
-	if err := c.Mail(s.Mailbox); err != nil {
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 500 {
@@ -359,7 +377,7 @@ func TestRecipientHook(t *testing.T) {
 		return "", true
 	}))
 	c := mustLogin(t, s)
-	if err := c.Mail(s.Mailbox); err != nil {
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Rcpt("reject-me@example.com"); err != nil {
@@ -383,7 +401,7 @@ func TestRecipientHook(t *testing.T) {
 func TestRecipientHookNilIsDefault(t *testing.T) {
 	s := newServer(t, o365smtptest.WithRecipientHook(nil))
 	c := mustLogin(t, s)
-	if err := c.Mail(s.Mailbox); err != nil {
+	if err := mailFrom(c, s.Mailbox); err != nil {
 		t.Fatal(err)
 	}
 	wantReply(t, c.Rcpt("reject@example.com"), 550, "5.1.10 RESOLVER.ADR.RecipientNotFound;")
@@ -395,8 +413,8 @@ func TestNotAuthenticated(t *testing.T) {
 	if err := c.StartTLS(clientTLS(s)); err != nil {
 		t.Fatal(err)
 	}
-	err := c.Mail(s.Mailbox)
-	if code, msg := replyOf(t, err); code != 530 || msg != "5.7.57 Client not authenticated to send mail." {
+	err := mailFrom(c, s.Mailbox)
+	if code, msg := replyOf(t, err); code != 530 || !regexp.MustCompile(`^5\.7\.57 Client not authenticated to send mail\. `+bracketRE+`$`).MatchString(msg) {
 		t.Errorf("MAIL without AUTH: %d %q", code, msg)
 	}
 	wantReply(t, c.Rcpt("a@example.com"), 503, "5.5.2 Need mail command")
@@ -411,13 +429,11 @@ func TestAuthRequiresTLS(t *testing.T) {
 		t.Errorf("AUTH advertised before TLS: %q", caps)
 	}
 	got := r.cmd("AUTH XOAUTH2 " + b64("user="+s.Mailbox+"\x01auth=Bearer "+tok+"\x01\x01"))
-	if len(got) != 1 || got[0] != "504 5.7.4 Unrecognized authentication type" {
-		t.Errorf("AUTH before STARTTLS: %q", got)
-	}
+	matches(t, "AUTH before STARTTLS", got, `^504 5\.7\.4 Unrecognized authentication type `+bracketRE+`$`)
 	if got := r.cmd("AUTH XOAUTH2"); !strings.HasPrefix(got[0], "504 5.7.4 ") {
 		t.Errorf("two-step AUTH before STARTTLS: %q", got)
 	}
-	equal(t, "MAIL after refused AUTH", r.cmd("MAIL FROM:<"+s.Mailbox+">"), "530 5.7.57 Client not authenticated to send mail.")
+	matches(t, "MAIL after refused AUTH", r.cmd("MAIL FROM:<"+s.Mailbox+">"), `^451 5\.7\.3 STARTTLS is required to send mail `+bracketRE+`$`)
 	if s.Stats().AuthAttempts != 2 {
 		t.Errorf("AuthAttempts() = %d, want 2", s.Stats().AuthAttempts)
 	}
@@ -535,16 +551,38 @@ func TestTLSVersionCap(t *testing.T) {
 			t.Errorf("implicit=%v: TLS 1.2 client against a TLS 1.1 server: %v, want a protocol version error", implicit, err)
 		}
 	}
-	// A client that allows TLS 1.1 gets it.
+	// A client that allows TLS 1.1 gets it, and then Exchange's refusal
+	// (zehm/sendEmail#1): the handshake completes, the next command gets
+	// 421 4.7.66 and the connection closes.
+	const tooOld = "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2. Visit https://aka.ms/smtp_auth_tls. [EMU01CA0001.namprd00.prod.outlook.com]"
 	s := newServer(t, emulator.WithMaxTLSVersion(tls.VersionTLS11))
-	c := dial(t, s)
+	r := dialRaw(t, s.SMTPAddr)
+	r.lines()
+	r.cmd("EHLO client.example")
 	cfg := clientTLS(s)
 	cfg.MinVersion = tls.VersionTLS10
-	if err := c.StartTLS(cfg); err != nil {
-		t.Fatalf("TLS 1.1 client: %v", err)
-	}
-	if st, ok := c.TLSConnectionState(); !ok || st.Version != tls.VersionTLS11 {
+	r.startTLS(cfg)
+	if st := r.conn.(*tls.Conn).ConnectionState(); st.Version != tls.VersionTLS11 {
 		t.Errorf("negotiated %x, want TLS 1.1", st.Version)
+	}
+	equal(t, "EHLO over TLS 1.1", r.cmd("EHLO client.example"), tooOld)
+	if l, err := r.tp.ReadLine(); err == nil {
+		t.Errorf("after 421 4.7.66: %q, want the connection closed", l)
+	}
+
+	// Implicit TLS: the refusal instead of the banner.
+	s = newServer(t, emulator.WithMaxTLSVersion(tls.VersionTLS11), o365smtptest.WithImplicitTLS())
+	cfg = clientTLS(s)
+	cfg.MinVersion = tls.VersionTLS10
+	conn, err := tls.Dial("tcp", s.SMTPAddr, cfg)
+	if err != nil {
+		t.Fatalf("implicit TLS 1.1: %v", err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	b, _ := io.ReadAll(conn)
+	if string(b) != tooOld+"\r\n" {
+		t.Errorf("implicit TLS 1.1 greeting %q, want %q", b, tooOld)
 	}
 }
 

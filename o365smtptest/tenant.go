@@ -53,16 +53,18 @@ func (s *Server) SetMailboxPermission(mailbox string, granted bool) {
 
 // AddMailbox creates a mailbox with address addr in the tenant, for example
 // a shared mailbox. The service principal has no permission on it until
-// SetMailboxPermission or SetSendAs grants one.
+// SetMailboxPermission grants FullAccess (to authenticate as it), and
+// Mailbox may not send as it until SetSendAs grants that.
 func (s *Server) AddMailbox(addr string) { s.e.AddMailbox(addr) }
 
-// SetSendAs grants or revokes the service principal's Send As permission on
-// addr (Add-RecipientPermission -AccessRights SendAs). The authenticated
-// mailbox and mailboxes the service principal has FullAccess on may always
-// be the sender; other senders need Send As, or MAIL FROM fails with
-// "550 5.7.60 SMTP; Client does not have permissions to send as this
-// sender" and a From header with "554 5.2.252 SendAsDenied; ..." at the end
-// of DATA. Send As on SharedMailbox is granted by default.
+// SetSendAs grants or revokes Mailbox's Send As permission on addr
+// (Add-RecipientPermission -Identity addr -Trustee Mailbox -AccessRights
+// SendAs). A client authenticated as Mailbox may use Mailbox itself and the
+// addresses it holds Send As on as MAIL FROM and From; FullAccess and the
+// service principal's own permissions do not count, as in Exchange Online.
+// Another sender is accepted at MAIL FROM and the message refused after the
+// final dot with "554 5.2.252 SendAsDenied; <mailbox> not allowed to send
+// as <addr>; ...". Send As on SharedMailbox is granted by default.
 func (s *Server) SetSendAs(addr string, granted bool) { s.e.SetSendAs(addr, granted) }
 
 // SetRoles sets the roles claim of the access tokens issued from now on:

@@ -12,16 +12,22 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/o365smtp/o365smtp"
 	"github.com/o365smtp/o365smtp/internal/emulator"
 	"github.com/o365smtp/o365smtp/o365smtptest"
 )
 
+// defaultTarpit is how long the standalone emulator makes a failing client
+// wait by default: Exchange answers failed AUTH after 4 to 8 seconds
+// (simonrob/email-oauth2-proxy#237, #251; tarickb/sasl-xoauth2#96).
+const defaultTarpit = 5 * time.Second
+
 func cmdEmulate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var scen strings.Builder
 	for _, s := range emulator.Scenarios() {
-		fmt.Fprintf(&scen, "  %-28s %s\n", s.Name, s.Description)
+		fmt.Fprintf(&scen, "  %-29s %s\n", s.Name, s.Description)
 	}
 	fs := newFlagSet("emulate", "[--env-file F] [--scenario NAME] [flags]", `
 Emulate runs the emulator of Microsoft Entra ID (token endpoint) and Exchange
@@ -39,7 +45,20 @@ The client secret it prints is the emulator's own, not a real secret.
 Received messages are served by its HTTP API on the authority host:
 GET /api/messages, GET /api/messages/{id}, DELETE /api/messages.
 
-Scenarios (--scenario):
+It behaves like Exchange Online in 2026 (docs/exchange-behaviour.md): MAIL
+FROM with SMTPUTF8 gets 502 5.3.3 Command not implemented; another sender is
+accepted at MAIL FROM and refused after the final dot with 554 5.2.252
+SendAsDenied; a message over the mailbox's 35 MB MaxSendSize gets 552 5.3.4
+MapiExceptionMaxSubmissionExceeded after the final dot although EHLO says
+SIZE 157286400; Entra issues tokens for any resource of the tenant and AUTH
+refuses a wrong audience with 535 5.7.3; TLS 1.0/1.1 get 421 4.7.66 after
+the handshake; failed AUTH and unrecognized commands are answered after a
+delay (--tarpit); an idle session is dropped after 5 minutes with 451 4.7.0
+Timeout waiting for client input (--idle-timeout). Recipients whose local
+part starts with "reject" are refused at RCPT with 550 5.1.10 (the real
+service mostly accepts them and bounces later).
+
+Scenarios (--scenario), with the real replies they give:
 `+scen.String(), false)
 	envFile := fs.String("env-file", "", "write the client's environment to `file` (KEY=VALUE lines)")
 	scenario := fs.String("scenario", "", "apply the scenario `name` (see the list above), to make the emulator fail like the real service")
@@ -48,6 +67,12 @@ Scenarios (--scenario):
 	caFile := fs.String("ca-file", "", "write the emulator's CA certificate to `file` (default: a new file in the temporary directory, removed at exit)")
 	lifetime := fs.Duration("token-lifetime", 0, "lifetime of the tokens it issues (default: the emulator's, 1h)")
 	implicitTLS := fs.Bool("implicit-tls", false, "serve SMTP with TLS from the first byte instead of STARTTLS")
+	tarpit := fs.Duration("tarpit", defaultTarpit, "delay before failed AUTH, unrecognized commands and permanent refusals after DATA, as Exchange's")
+	noTarpit := fs.Bool("no-tarpit", false, "answer failures at once (the same as --tarpit 0)")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "drop a session idle this long with 451 4.7.0 Timeout waiting for client input")
+	maxSend := fs.Int64("max-send-size", 0, "the mailbox's MaxSendSize in `bytes`, enforced after the final dot (default Exchange's 35 MB; -1: only SIZE)")
+	acceptUTF8 := fs.Bool("accept-smtputf8", false, "accept the SMTPUTF8 parameter of MAIL FROM (Exchange refuses it with 502 5.3.3)")
+	sendAsAtMail := fs.Bool("send-as-at-mail", false, "refuse another sender at MAIL FROM with 550 5.7.60, as older front ends did")
 	if code, ok := parseOutcome(fs, parseFlags(fs, args), stdout, stderr); !ok {
 		return code
 	}
@@ -58,6 +83,12 @@ Scenarios (--scenario):
 	}
 	if *lifetime < 0 {
 		return usageOutcome(fs, stderr, "--token-lifetime must not be negative")
+	}
+	if *tarpit < 0 || *idle <= 0 {
+		return usageOutcome(fs, stderr, "--tarpit must not be negative and --idle-timeout must be positive")
+	}
+	if *noTarpit {
+		*tarpit = 0
 	}
 	// From here on, SIGINT and SIGTERM end the emulator cleanly.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -75,6 +106,16 @@ Scenarios (--scenario):
 	}
 	if *implicitTLS {
 		opts = append(opts, o365smtptest.WithImplicitTLS())
+	}
+	opts = append(opts, o365smtptest.WithTarpit(*tarpit), o365smtptest.WithIdleTimeout(*idle))
+	if *maxSend != 0 {
+		opts = append(opts, o365smtptest.WithMaxSendSize(*maxSend))
+	}
+	if *acceptUTF8 {
+		opts = append(opts, emulator.WithSMTPUTF8Accepted())
+	}
+	if *sendAsAtMail {
+		opts = append(opts, emulator.WithSendAsRefusedAtMail())
 	}
 	srv, err := startEmulator(opts...)
 	if err != nil {
@@ -124,6 +165,7 @@ Scenarios (--scenario):
 	p("  app registration object ID:  %s (NOT the one Exchange needs)", srv.AppObjectID)
 	p("  scope:                       %s", cfg.Scope)
 	p("  CA certificate:              %s", ca)
+	p("  tarpit, idle timeout:        %s, %s", *tarpit, *idle)
 	if *envFile != "" {
 		p("  environment file:            %s", *envFile)
 		p("Use it: set -a; . %s; set +a; o365smtp verify", shellQuote(*envFile))

@@ -75,7 +75,8 @@ func TestSendFrom(t *testing.T) {
 	if res.code != 1 {
 		t.Fatalf("send --from ceo@contoso.com: exit %d, want 1\n%v", res.code, res)
 	}
-	for _, want := range []string{"send: failed: send_as_denied", "5.7.60", "hint: ", "Add-RecipientPermission"} {
+	// Refused after the final dot, as Exchange does (554 5.2.252).
+	for _, want := range []string{"send: failed: send_as_denied", "5.2.252", "hint: ", "Add-RecipientPermission"} {
 		if !strings.Contains(res.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
 		}

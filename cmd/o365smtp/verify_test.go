@@ -154,7 +154,9 @@ func TestVerifyFailures(t *testing.T) {
 			setup: func(srv *o365smtptest.Server, _ map[string]string) {
 				srv.SetSMTPAuthDisabledForMailbox(srv.Mailbox, true)
 			}},
+		// Only older front ends refuse Send As at MAIL FROM, which verify probes.
 		{name: "send as denied", step: "send_as", kind: o365smtp.ErrSendAsDenied, from: true,
+			opts: []o365smtptest.Option{emulator.WithSendAsRefusedAtMail()},
 			setup: func(srv *o365smtptest.Server, _ map[string]string) {
 				srv.SetSendAs(otherFrom+"@"+srv.TenantDomain, false)
 			}},

@@ -3,6 +3,7 @@ package emulator
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/o365smtp/o365smtp/internal/emulator/smtpd"
 )
@@ -29,9 +30,14 @@ func (b backend) Authenticate(mailbox, token string) smtpd.AuthResult {
 	exists := t.mailboxes[mailbox]
 	disabled, byMailbox := t.smtpAuthDisabledFor(mailbox)
 	registered := t.spRegistered && strings.EqualFold(t.spObjectID, claims.oid)
-	fullAccess := t.fullAccess[mailbox]
+	fullAccess := t.fullAccess[mailbox] || t.fullAccessLag
+	hve := t.hve
 	s.mu.Unlock()
 	switch {
+	case hve && !exists:
+		return smtpd.AuthHVEInvalidUser
+	case hve && time.Until(claims.exp) < hveExpiryMargin:
+		return smtpd.AuthHVETokenExpiring
 	case !exists:
 		return smtpd.AuthFailed
 	case disabled && byMailbox:
@@ -61,11 +67,41 @@ func (b backend) ConnectionLimit() int {
 	return b.s.tenant.connLimit
 }
 
-// Deliver records m.
+// hveExpiryMargin is how long before its exp High Volume Email starts
+// refusing a token with 501 5.5.127 (tarickb/sasl-xoauth2#98 saw it about
+// 8.5 minutes before; the reporter's guess was 10).
+const hveExpiryMargin = 10 * time.Minute
+
+// Submit applies what a busy or unhealthy tenant refuses after the final
+// dot, in this order: the continuous-error suspension, FullAccess not yet
+// propagated, the daily recipient quota, and the transient replies.
+func (b backend) Submit(mailbox string, rcpts []string) (string, bool) {
+	b.s.mu.Lock()
+	defer b.s.mu.Unlock()
+	t := &b.s.tenant
+	switch {
+	case t.throttled != "":
+		return t.throttled, false
+	case t.fullAccessLag && !t.fullAccess[mailbox]:
+		return replyLogonFailed, false
+	case t.recipientLimit > 0 && t.recipientsSent[mailbox]+len(rcpts) > t.recipientLimit:
+		return replyQuotaExceeded, false
+	case len(t.dataEndReplies) > 0:
+		r := t.dataEndReplies[t.dataEndNext%len(t.dataEndReplies)]
+		t.dataEndNext++
+		if r != "" {
+			return r, false
+		}
+	}
+	return "", true
+}
+
+// Deliver records m and counts its recipients against the daily quota.
 func (b backend) Deliver(m smtpd.Message) {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	b.s.messages = append(b.s.messages, m)
+	b.s.tenant.recipientsSent[m.Mailbox] += len(m.To)
 }
 
 // RejectPrefixed is the default recipient hook: it refuses, as an unknown

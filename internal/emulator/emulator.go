@@ -40,6 +40,10 @@ const (
 	defaultMailbox         = "sender@contoso.com"
 	defaultSharedMailbox   = "shared@contoso.com"
 	defaultMaxMessageBytes = 157286400 // Exchange Online's SIZE: 150 MiB
+	// defaultMaxSendBytes is a mailbox's default MaxSendSize, 35 MB, which
+	// the store enforces after the final dot although EHLO says SIZE
+	// 157286400 (MicrosoftDocs/OfficeDocs-O365ServiceDescriptions#264).
+	defaultMaxSendBytes    = 35 << 20
 	defaultTokenLifetime   = 3599 * time.Second
 	defaultConnectionLimit = 3 // concurrent SMTP AUTH connections per mailbox
 	roleSendAsApp          = "SMTP.SendAsApp"
@@ -110,6 +114,9 @@ func New(opts ...Option) *Server {
 	}
 	if o.maxMessageBytes <= 0 {
 		o.maxMessageBytes = defaultMaxMessageBytes
+	}
+	if o.maxSendBytes == 0 {
+		o.maxSendBytes = defaultMaxSendBytes
 	}
 	if o.implicitTLS {
 		o.noSTARTTLS = false
@@ -200,6 +207,11 @@ func New(opts ...Option) *Server {
 		ImplicitTLS:     o.implicitTLS,
 		NoSTARTTLS:      o.noSTARTTLS,
 		MaxMessageBytes: o.maxMessageBytes,
+		MaxSendBytes:    o.maxSendBytes,
+		AcceptSMTPUTF8:  o.acceptSMTPUTF8,
+		SendAsAtMail:    o.sendAsAtMail,
+		IdleTimeout:     o.idleTimeout,
+		Tarpit:          o.tarpit,
 		Backend:         backend{s},
 	})
 	return s

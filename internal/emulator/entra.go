@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,9 +106,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
+// tenantNotFound is Entra's answer for a tenant that does not exist, in
+// its current shape: error invalid_tenant, and the description with its
+// Trace ID, Correlation ID and Timestamp lines (Azure/azure-cli#22145,
+// microsoftgraph/windowsupdates-webapplication-sample#6,
+// james-gould/azure-keyvault-emulator#324; older responses said
+// invalid_request and "This may happen if there are no active
+// subscriptions", microsoft/azure-tools-for-java#3900).
 func tenantNotFound(tenant string) *tokenError {
-	return &tokenError{http.StatusBadRequest, "invalid_request", 90002,
-		fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant)}
+	return &tokenError{http.StatusBadRequest, "invalid_tenant", 90002,
+		fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", tenant)}
+}
+
+// multiTenantEndpoint is the answer of /common, /organizations and
+// /consumers to a client credentials request (AzureAD/microsoft-authentication-library-for-java#382,
+// Microsoft365DSC/MSCloudLoginAssistant#100).
+var multiTenantEndpoint = &tokenError{http.StatusBadRequest, "invalid_request", 9001023,
+	"The grant type is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint."}
+
+// isMultiTenant reports whether t names one of Entra's multi-tenant
+// endpoints rather than a tenant.
+func isMultiTenant(t string) bool {
+	switch strings.ToLower(t) {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
 }
 
 func missingParameter(name string) *tokenError {
@@ -119,11 +143,16 @@ func missingParameter(name string) *tokenError {
 // tenant, by ID or domain.
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
-	if !s.isTenant(tenant) {
+	base, issuer := s.AuthorityHost+"/"+s.TenantID, s.AuthorityHost+"/"+s.TenantID+"/v2.0"
+	switch {
+	case isMultiTenant(tenant):
+		// Served, as Entra does, with a templated issuer: only the token
+		// request fails there.
+		base, issuer = s.AuthorityHost+"/"+strings.ToLower(tenant), s.AuthorityHost+"/{tenantid}/v2.0"
+	case !s.isTenant(tenant):
 		s.writeError(w, r, tenantNotFound(tenant))
 		return
 	}
-	base := s.AuthorityHost + "/" + s.TenantID
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
@@ -133,7 +162,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                base + "/v2.0",
+		"issuer":                                issuer,
 		"request_uri_parameter_supported":       false,
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
@@ -207,7 +236,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant := r.PathValue("tenant")
-	if !s.isTenant(tenant) {
+	switch {
+	case isMultiTenant(tenant):
+		s.writeError(w, r, multiTenantEndpoint)
+		return
+	case !s.isTenant(tenant):
 		s.writeError(w, r, tenantNotFound(tenant))
 		return
 	}
@@ -246,11 +279,29 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	if e := s.checkScope(form.Get("scope")); e != nil {
+	resource, e := s.checkScope(form.Get("scope"))
+	if e != nil {
 		s.writeError(w, r, e)
 		return
 	}
-	tok, err := s.issueToken(&t, acr)
+	switch {
+	case t.tokenThrottled:
+		// For the client credentials grant Entra throttles with a bare
+		// 429 and Retry-After: 60 (learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling);
+		// the body is ours, Entra's AADSTS50196 LoopDetected.
+		w.Header().Set("Retry-After", "60")
+		s.writeError(w, r, &tokenError{http.StatusTooManyRequests, "invalid_grant", 50196,
+			"The server terminated an operation because it encountered a loop while processing a request."})
+		return
+	case t.conditionalBlock:
+		// [ENTRA-ERR]: "BlockedByConditionalAccess - Access has been
+		// blocked by Conditional Access policies. The access policy does
+		// not allow token issuance."
+		s.writeError(w, r, &tokenError{http.StatusBadRequest, "invalid_grant", 53003,
+			"Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."})
+		return
+	}
+	tok, err := s.issueToken(&t, acr, resource)
 	if err != nil {
 		s.writeError(w, r, &tokenError{http.StatusInternalServerError, "temporarily_unavailable", 50000,
 			"There was an error issuing a token or an issue with our sign-in service. Please try again."})
@@ -266,10 +317,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkScope checks the scope of a client credentials request: one
-// resource's ".default", plus MSAL's "openid offline_access profile".
-func (s *Server) checkScope(scope string) *tokenError {
+// resource's ".default", plus MSAL's "openid offline_access profile"
+// (ignored; MSAL for Java always adds offline_access,
+// AzureAD/microsoft-authentication-library-for-java#199). It returns the
+// resource, which may be any the tenant has (see tenantResources), not
+// only the one SMTP AUTH accepts: Entra issues a Graph token as readily,
+// and only AUTH refuses it (tarickb/sasl-xoauth2#5, jstedfast/MailKit#1126).
+func (s *Server) checkScope(scope string) (string, *tokenError) {
 	if strings.TrimSpace(scope) == "" {
-		return missingParameter("scope")
+		return "", missingParameter("scope")
 	}
 	var res []string
 	for _, sc := range strings.Fields(scope) {
@@ -281,23 +337,50 @@ func (s *Server) checkScope(scope string) *tokenError {
 	}
 	for _, sc := range res {
 		if !strings.HasSuffix(sc, "/.default") {
-			return &tokenError{http.StatusBadRequest, "invalid_scope", 1002012,
+			return "", &tokenError{http.StatusBadRequest, "invalid_scope", 1002012,
 				fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", sc)}
 		}
 	}
 	switch {
 	case len(res) == 0:
-		return &tokenError{http.StatusBadRequest, "invalid_scope", 1002012,
+		return "", &tokenError{http.StatusBadRequest, "invalid_scope", 1002012,
 			fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)}
 	case len(res) > 1:
-		return &tokenError{http.StatusBadRequest, "invalid_scope", 70011,
+		return "", &tokenError{http.StatusBadRequest, "invalid_scope", 70011,
 			fmt.Sprintf("The provided value for the input parameter 'scope' is not valid. The scope %s is not valid. The scopes must all be for a single resource.", scope)}
 	}
-	if resource := resourceOf(res[0]); !strings.EqualFold(resource, s.resource) {
-		return &tokenError{http.StatusBadRequest, "invalid_resource", 500011,
+	resource := resourceOf(res[0])
+	if !s.hasResource(resource) {
+		return "", &tokenError{http.StatusBadRequest, "invalid_resource", 500011,
 			fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", resource, tenantDisplayName)}
 	}
-	return nil
+	return resource, nil
+}
+
+// tenantResources are the resources of a worldwide tenant besides the
+// configured one: Exchange Online by its application ID and both its URIs,
+// and Microsoft Graph by its URI and application ID. A national cloud's
+// tenant (WithScope) knows only its own Exchange URI and the application
+// IDs: the worldwide URIs are no resources there.
+var tenantResources = []string{
+	exchangeAppID, exchangeResource, exchangeResourceAlt,
+	"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000",
+}
+
+// hasResource reports whether resource is one of the tenant's.
+func (s *Server) hasResource(resource string) bool {
+	known := tenantResources
+	if !strings.EqualFold(s.resource, exchangeResource) {
+		known = []string{exchangeAppID, "00000003-0000-0000-c000-000000000000"}
+	}
+	return strings.EqualFold(resource, s.resource) ||
+		slices.ContainsFunc(known, func(r string) bool { return strings.EqualFold(r, resource) })
+}
+
+// isExchange reports whether resource is Exchange Online, whose tokens
+// carry the SMTP.SendAsApp role.
+func (s *Server) isExchange(resource string) bool {
+	return slices.ContainsFunc(s.exchangeAudiences(), func(r string) bool { return strings.EqualFold(r, resource) })
 }
 
 // authenticateClient checks the client's credential and returns the
@@ -470,12 +553,13 @@ func thumbHex(header string) string {
 }
 
 // issueToken signs an app-only access token of the v1.0 shape Exchange
-// Online gets.
-func (s *Server) issueToken(t *tenantState, acr string) (string, error) {
+// Online gets, for resource (its aud). Only Exchange's tokens carry the
+// roles consented on Exchange.
+func (s *Server) issueToken(t *tenantState, acr, resource string) (string, error) {
 	now := time.Now()
 	sts := "https://sts.windows.net/" + s.TenantID + "/"
 	claims := jwt.MapClaims{
-		"aud":             s.resource,
+		"aud":             resource,
 		"iss":             sts,
 		"iat":             now.Unix(),
 		"nbf":             now.Unix(),
@@ -493,7 +577,7 @@ func (s *Server) issueToken(t *tenantState, acr string) (string, error) {
 		"uti":             base64.RawURLEncoding.EncodeToString(randBytes(16)),
 		"ver":             "1.0",
 	}
-	if len(t.roles) > 0 {
+	if len(t.roles) > 0 && s.isExchange(resource) {
 		claims["roles"] = t.roles
 	}
 	key, kid := s.signingKey()

@@ -22,7 +22,34 @@ type options struct {
 	recipient       func(addr string) (reply string, ok bool)
 	messageAPI      bool
 	scenario        string
+	maxSendBytes    int64
+	acceptSMTPUTF8  bool
+	sendAsAtMail    bool
+	idleTimeout     time.Duration
+	tarpit          time.Duration
 }
+
+// WithMaxSendSize: see o365smtptest.WithMaxSendSize.
+func WithMaxSendSize(n int64) Option { return func(o *options) { o.maxSendBytes = n } }
+
+// WithIdleTimeout: see o365smtptest.WithIdleTimeout.
+func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
+
+// WithTarpit: see o365smtptest.WithTarpit.
+func WithTarpit(d time.Duration) Option { return func(o *options) { o.tarpit = d } }
+
+// WithSMTPUTF8Accepted makes MAIL FROM accept the SMTPUTF8 parameter, which
+// Exchange Online refuses with "502 5.3.3 Command not implemented" although
+// EHLO advertises it (wneessen/go-mail#545): for a client that cannot leave
+// it out, or to test the mail a server that honours it would take.
+func WithSMTPUTF8Accepted() Option { return func(o *options) { o.acceptSMTPUTF8 = true } }
+
+// WithSendAsRefusedAtMail refuses a sender the mailbox may not send as at
+// MAIL FROM, with "550 5.7.60 SMTP; Client does not have permissions to
+// send as this sender", as older front ends did (gophish#1600), instead of
+// accepting it there and refusing the message after the final dot with
+// 554 5.2.252.
+func WithSendAsRefusedAtMail() Option { return func(o *options) { o.sendAsAtMail = true } }
 
 // WithImplicitTLS: see o365smtptest.WithImplicitTLS.
 func WithImplicitTLS() Option { return func(o *options) { o.implicitTLS = true } }

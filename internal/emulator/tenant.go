@@ -17,7 +17,7 @@ type tenantState struct {
 	spObjectID       string          // the -ObjectId it was registered with
 	mailboxes        map[string]bool // mailboxes that exist
 	fullAccess       map[string]bool // Add-MailboxPermission -AccessRights FullAccess for the SP
-	sendAs           map[string]bool // Add-RecipientPermission -AccessRights SendAs for the SP
+	sendAs           map[string]bool // Add-RecipientPermission -AccessRights SendAs: sendAsKey(trustee, addr)
 	roles            []string        // application permissions consented (roles claim)
 	secret           string          // the client secret the token endpoint accepts
 	secretExpired    bool
@@ -25,7 +25,27 @@ type tenantState struct {
 	connLimit        int
 	certs            []*x509.Certificate // certificate credentials
 	federated        string              // accepted federated assertion, "" if none
+
+	// What only a busy or unhealthy tenant does (scenarios.go).
+	recipientLimit   int            // recipients per mailbox per day; 0: no limit
+	recipientsSent   map[string]int // recipients submitted today, by mailbox
+	throttled        string         // continuous-error suspension reply, "" if none
+	dataEndReplies   []string       // transient replies after the final dot, in turn
+	dataEndNext      int            // the next of dataEndReplies
+	fullAccessLag    bool           // FullAccess not yet propagated: 430 4.2.0 after the final dot
+	hve              bool           // High Volume Email's AUTH rules
+	tokenThrottled   bool           // the token endpoint answers 429 with Retry-After
+	conditionalBlock bool           // Conditional Access blocks the token (AADSTS53003)
 }
+
+// defaultRecipientLimit is the SMTP AUTH recipient rate limit per mailbox
+// and day ([MS-SUBMIT]: "Recipient rate limit of 10,000 recipients per
+// day").
+const defaultRecipientLimit = 10000
+
+// sendAsKey is the key of tenantState.sendAs: Send As on addr held by
+// trustee (both in lower case).
+func sendAsKey(trustee, addr string) string { return trustee + "\x00" + addr }
 
 func (s *Server) defaultTenant() tenantState {
 	mbx, shared := strings.ToLower(s.Mailbox), strings.ToLower(s.SharedMailbox)
@@ -35,11 +55,14 @@ func (s *Server) defaultTenant() tenantState {
 		spObjectID:   s.ServicePrincipalID,
 		mailboxes:    map[string]bool{mbx: true, shared: true},
 		fullAccess:   map[string]bool{mbx: true},
-		sendAs:       map[string]bool{shared: true},
+		sendAs:       map[string]bool{sendAsKey(mbx, shared): true},
 		roles:        []string{roleSendAsApp},
 		secret:       s.ClientSecret,
 		lifetime:     s.opts.tokenLifetime,
 		connLimit:    defaultConnectionLimit,
+
+		recipientLimit: defaultRecipientLimit,
+		recipientsSent: map[string]int{},
 	}
 }
 
@@ -48,6 +71,8 @@ func (t tenantState) clone() tenantState {
 	t.mailboxes = maps.Clone(t.mailboxes)
 	t.fullAccess = maps.Clone(t.fullAccess)
 	t.sendAs = maps.Clone(t.sendAs)
+	t.recipientsSent = maps.Clone(t.recipientsSent)
+	t.dataEndReplies = slices.Clone(t.dataEndReplies)
 	t.roles = slices.Clone(t.roles)
 	t.certs = slices.Clone(t.certs)
 	return t
@@ -76,11 +101,15 @@ func (t *tenantState) smtpAuthDisabledFor(mailbox string) (disabled, byMailbox b
 }
 
 // maySendAs reports whether a client authenticated as user may use addr as
-// the sender: user itself, a mailbox the service principal has FullAccess
-// on, or an address it has Send As on.
+// the sender: user itself, or an address on which user holds Send As.
+// Neither the service principal's FullAccess on addr nor its own Send As
+// on it is enough: Exchange checks the authenticating mailbox
+// (Notifuse/notifuse#250, 2026: SendAs and FullAccess granted to the
+// service principal on every sender still gave SendAsDeniedException
+// until the authenticating mailbox had Send As).
 func (t *tenantState) maySendAs(user, addr string) bool {
-	addr = strings.ToLower(addr)
-	return addr != "" && (addr == strings.ToLower(user) || t.mailboxes[addr] && t.fullAccess[addr] || t.sendAs[addr])
+	addr, user = strings.ToLower(addr), strings.ToLower(user)
+	return addr != "" && (addr == user || t.sendAs[sendAsKey(user, addr)])
 }
 
 // SetSMTPAuthDisabledForTenant sets the tenant-wide
@@ -140,15 +169,30 @@ func (s *Server) AddMailbox(addr string) {
 	s.update(func(t *tenantState) { t.mailboxes[strings.ToLower(addr)] = true })
 }
 
-// SetSendAs grants or revokes the service principal's Send As permission on
-// addr (Add-RecipientPermission -AccessRights SendAs). The authenticated
-// mailbox and mailboxes the service principal has FullAccess on may always
-// be the sender; other senders need Send As, or MAIL FROM fails with
-// "550 5.7.60 SMTP; Client does not have permissions to send as this
-// sender" and a From header with "554 5.2.252 SendAsDenied; ..." at the end
-// of DATA. Send As on SharedMailbox is granted by default.
-func (s *Server) SetSendAs(addr string, granted bool) {
-	s.update(func(t *tenantState) { t.sendAs[strings.ToLower(addr)] = granted })
+// SetSendAs grants or revokes Mailbox's Send As permission on addr
+// (Add-RecipientPermission -Identity addr -Trustee Mailbox -AccessRights
+// SendAs): see SetSendAsFor.
+func (s *Server) SetSendAs(addr string, granted bool) { s.SetSendAsFor(s.Mailbox, addr, granted) }
+
+// SetSendAsFor grants or revokes trustee's Send As permission on addr. A
+// client authenticated as a mailbox may use the mailbox itself as MAIL FROM
+// and From, and the addresses the mailbox holds Send As on; FullAccess and
+// the service principal's own permissions do not count. Another sender is
+// accepted at MAIL FROM and the message refused after the final dot with
+// "554 5.2.252 SendAsDenied; ..." (or at MAIL FROM with 550 5.7.60 under
+// WithSendAsRefusedAtMail). Mailbox holds Send As on SharedMailbox by
+// default.
+func (s *Server) SetSendAsFor(trustee, addr string, granted bool) {
+	s.update(func(t *tenantState) { t.sendAs[sendAsKey(strings.ToLower(trustee), strings.ToLower(addr))] = granted })
+}
+
+// SetDailyRecipientLimit sets how many recipients each mailbox may submit
+// to per day; the default is Exchange Online's 10,000. A message beyond it
+// is refused after the final dot with "554 5.2.0
+// STOREDRV.Submission.Exception:SubmissionQuotaExceededException; ...".
+// Zero or less means no limit. The emulator's day never ends.
+func (s *Server) SetDailyRecipientLimit(n int) {
+	s.update(func(t *tenantState) { t.recipientLimit = n })
 }
 
 // SetRoles sets the roles claim of the access tokens issued from now on:

@@ -50,7 +50,7 @@ func (ss *session) handleAuth(arg string) {
 		}
 	}
 	if m == nil {
-		ss.reply(replyUnrecognizedAuth)
+		ss.reply(replyUnrecognizedAuth(ss.c.id))
 		return
 	}
 	for {
@@ -103,16 +103,24 @@ func (ss *session) authXOAUTH2(resp []byte) []string {
 		return lines
 	}
 	user, token, err := parseXOAUTH2(resp)
-	if err != nil {
-		return []string{replyAuthFailed(ss.c.id)}
+	result := AuthFailed
+	if err == nil {
+		result = ss.s.cfg.Backend.Authenticate(strings.ToLower(user), token)
+	}
+	if result != AuthOK && !ss.tarpit() {
+		return nil
 	}
 	mailbox := strings.ToLower(user)
-	switch ss.s.cfg.Backend.Authenticate(mailbox, token) {
+	switch result {
 	case AuthOK:
 	case AuthDisabledForTenant:
 		return []string{replySMTPAuthDisabled("Tenant", ss.c.id)}
 	case AuthDisabledForMailbox:
 		return []string{replySMTPAuthDisabled("Mailbox", ss.c.id)}
+	case AuthHVEInvalidUser:
+		return []string{replyHVEInvalidUser}
+	case AuthHVETokenExpiring:
+		return []string{replyHVETokenExpiring}
 	default:
 		return []string{replyAuthFailed(ss.c.id)}
 	}
@@ -139,6 +147,9 @@ func (l *login) next(response []byte) ([]byte, bool, []string) {
 	}
 	if lines, ok := l.ss.fault(StageAuth); !ok || lines != nil {
 		return nil, true, lines
+	}
+	if !l.ss.tarpit() {
+		return nil, true, nil
 	}
 	return nil, true, []string{replyBasicAuthDisabled(l.ss.c.id)}
 }

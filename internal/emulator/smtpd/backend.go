@@ -23,6 +23,12 @@ type Backend interface {
 	// same mailbox at once before a message is refused at the end of
 	// DATA; zero or less means no limit.
 	ConnectionLimit() int
+	// Submit decides, after the final dot, on a message that passed the
+	// size and Send As checks, as the mailbox's store does: ok accepts it,
+	// otherwise reply (in Fault.Reply's format) refuses it. It is where a
+	// busy or unhealthy tenant's refusals (quota, suspension, transient
+	// store errors) come from.
+	Submit(mailbox string, rcpts []string) (reply string, ok bool)
 	// Deliver records an accepted message.
 	Deliver(m Message)
 }
@@ -41,6 +47,12 @@ const (
 	// AuthDisabledForMailbox is 535 5.7.139, SMTP AUTH disabled for the
 	// mailbox.
 	AuthDisabledForMailbox
+	// AuthHVEInvalidUser is High Volume Email's 501 5.5.124, a user= that
+	// is not an HVE account.
+	AuthHVEInvalidUser
+	// AuthHVETokenExpiring is High Volume Email's 501 5.5.127, a token
+	// that expires soon.
+	AuthHVETokenExpiring
 )
 
 // Message is a message the service accepted.

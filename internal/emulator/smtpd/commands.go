@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// handle runs one command; cmd is upper case.
-func (ss *session) handle(cmd, arg string) {
+// handle runs one command; cmd is upper case, line the whole command line.
+func (ss *session) handle(cmd, arg, line string) {
 	switch {
 	case cmd == "":
 		ss.protocolError(replyBadSyntax)
@@ -39,7 +39,7 @@ func (ss *session) handle(cmd, arg string) {
 	case cmd == "STARTTLS":
 		ss.reply(replyNoTLS) // not offered here, or already TLS
 	default:
-		ss.protocolError(replyUnrecognized(cmd))
+		ss.unrecognized(line)
 	}
 }
 
@@ -97,11 +97,16 @@ func (ss *session) handleMail(arg string) {
 		return
 	}
 	switch {
+	case ss.canSTARTTLS:
+		// Plain text on a service that offers STARTTLS.
+		ss.reply(replySTARTTLSRequired(ss.c.id))
 	case ss.user == "":
-		ss.reply(replyNotAuthenticated)
-	case !ss.s.cfg.Backend.MaySendAs(ss.user, from):
+		ss.reply(replyNotAuthenticated(ss.c.id))
+	case ss.s.cfg.SendAsAtMail && !ss.s.cfg.Backend.MaySendAs(ss.user, from):
 		ss.reply(replySendAsDenied)
 	default:
+		// Another sender is accepted here and refused after the final dot
+		// (see deliver).
 		ss.from, ss.to, ss.fromReceived = from, nil, true
 		ss.reply(replySenderOK)
 	}
@@ -120,6 +125,9 @@ func (ss *session) mailParam(pa param) string {
 			return replyTooLarge
 		}
 	case "SMTPUTF8":
+		if !ss.s.cfg.AcceptSMTPUTF8 {
+			return replySMTPUTF8
+		}
 	case "REQUIRETLS":
 		return replyRequireTLS
 	case "BODY":

@@ -123,17 +123,15 @@ func (ss *session) deliver(data []byte) []string {
 	if ss.c.overLimit() {
 		return []string{replyConcurrent}
 	}
-	be := ss.s.cfg.Backend
 	header := mail.Header{}
 	if m, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
 		header = m.Header
-		if from, err := mail.ParseAddressList(header.Get("From")); err == nil {
-			for _, a := range from {
-				if !be.MaySendAs(ss.user, a.Address) {
-					return []string{replySendAsDeniedData(ss.user, a.Address)}
-				}
-			}
+	}
+	if r := ss.submitVerdict(data, header); r != "" {
+		if strings.HasPrefix(r, "5") && !ss.tarpit() {
+			return nil
 		}
+		return replyLines(r)
 	}
 	msg := Message{
 		ID:       msgIDPrefix + randHex(13),
@@ -144,8 +142,33 @@ func (ss *session) deliver(data []byte) []string {
 		Header:   header,
 		Received: time.Now(),
 	}
-	be.Deliver(msg)
+	ss.s.cfg.Backend.Deliver(msg)
 	return []string{replyQueued(msg.ID)}
+}
+
+// submitVerdict is the store's refusal of a whole message, or "": its size
+// against MaxSendSize, then Send As for MAIL FROM and every From header
+// address, then the backend's own.
+func (ss *session) submitVerdict(data []byte, header mail.Header) string {
+	if max := ss.s.cfg.MaxSendBytes; max > 0 && int64(len(data)) > max {
+		return replyMaxSubmission
+	}
+	be := ss.s.cfg.Backend
+	senders := []string{ss.from}
+	if from, err := mail.ParseAddressList(header.Get("From")); err == nil {
+		for _, a := range from {
+			senders = append(senders, a.Address)
+		}
+	}
+	for _, addr := range senders {
+		if addr != "" && !be.MaySendAs(ss.user, addr) {
+			return replySendAsDeniedData(ss.user, addr)
+		}
+	}
+	if r, ok := be.Submit(ss.user, slices.Clone(ss.to)); !ok {
+		return r
+	}
+	return ""
 }
 
 // randHex returns 2n upper-case hex digits.

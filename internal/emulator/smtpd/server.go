@@ -11,15 +11,18 @@
 // EHLO capabilities (caps.go), the bounded readers (reader.go), the
 // argument parsers (params.go) and faults (fault.go).
 //
-// What clients see is pinned, byte for byte, by the golden transcripts of
-// package o365smtptest (testdata/transcripts, TestGoldenTranscripts),
-// recorded against the go-smtp based service this one replaced. Some of
-// go-smtp's ways are kept on purpose so that they stay pinned: replies to
-// protocol errors in its wording, any leading dot of a DATA line removed, a
-// second MAIL FROM that keeps the transaction's recipient count, a line
-// limit whose count includes the previous newline. A change of behaviour
-// updates the transcripts (go test ./o365smtptest -run Golden -update) in
-// the same commit.
+// The replies follow Exchange Online as it behaves in 2026; each cites its
+// public evidence next to it, and docs/exchange-behaviour.md lists them
+// with the options and scenarios for the alternatives. What clients see is
+// pinned, byte for byte, by the golden transcripts of package o365smtptest
+// (testdata/transcripts, TestGoldenTranscripts), first recorded against the
+// go-smtp based service this one replaced. Some of go-smtp's ways are kept
+// on purpose so that they stay pinned: go-smtp's wording for the protocol
+// errors whose Exchange wording was never recorded, any leading dot of a DATA
+// line removed, a second MAIL FROM that keeps the transaction's recipient
+// count, a line limit whose count includes the previous newline. A change
+// of behaviour updates the transcripts (go test ./o365smtptest -run Golden
+// -update) in the same commit.
 package smtpd
 
 import (
@@ -39,8 +42,11 @@ const (
 	// MaxLineLength bounds a command line, an AUTH response and a line of
 	// a DATA message, in bytes: AUTH lines carry whole access tokens.
 	MaxLineLength = 64 << 10
-	// IdleTimeout is how long the service waits for a command.
-	IdleTimeout = 10 * time.Minute
+	// DefaultIdleTimeout is how long the service waits for a command
+	// unless Config.IdleTimeout says otherwise: Exchange Online's front
+	// ends drop a session idle for about 5 minutes with "Timeout waiting
+	// for client input" (nodemailer/nodemailer#1205).
+	DefaultIdleTimeout = 5 * time.Minute
 	// WriteTimeout bounds the writing of a reply.
 	WriteTimeout = time.Minute
 	// HandshakeTimeout bounds a TLS handshake.
@@ -60,6 +66,24 @@ type Config struct {
 	// MaxMessageBytes is the SIZE advertised and enforced; it must be
 	// positive.
 	MaxMessageBytes int64
+	// MaxSendBytes is the largest message the store accepts (the
+	// mailbox's MaxSendSize), enforced after the final dot with 552 5.3.4
+	// MapiExceptionMaxSubmissionExceeded; zero or less means
+	// MaxMessageBytes only.
+	MaxSendBytes int64
+	// AcceptSMTPUTF8 accepts the SMTPUTF8 parameter of MAIL FROM, which
+	// Exchange refuses with 502 5.3.3 although EHLO advertises it.
+	AcceptSMTPUTF8 bool
+	// SendAsAtMail refuses another sender at MAIL FROM with 550 5.7.60, as
+	// older front ends did, instead of after the final dot.
+	SendAsAtMail bool
+	// IdleTimeout is how long the service waits for a command;
+	// DefaultIdleTimeout if zero or less.
+	IdleTimeout time.Duration
+	// Tarpit delays failed AUTH, unrecognized commands and the permanent
+	// refusals after the final dot, as Exchange does by seconds; zero
+	// means no delay.
+	Tarpit time.Duration
 	// Backend makes the tenant's decisions.
 	Backend Backend
 }

@@ -31,6 +31,7 @@ type session struct {
 	isTLS       bool
 	canSTARTTLS bool // plain text, with STARTTLS offered
 	closed      bool // dropped: nothing more is written
+	tlsTooOld   bool // the handshake agreed on TLS 1.0 or 1.1
 
 	// The SMTP state.
 	helo         string // the EHLO or HELO domain; "" before it
@@ -83,12 +84,16 @@ func (ss *session) serve() {
 			ss.startTLS()
 			continue
 		}
+		if ss.tlsTooOld {
+			ss.reply(replyTLSTooOld)
+			return
+		}
 		cmd, arg, err := parseCmd(line)
 		if err != nil {
-			ss.protocolError(replyBadCommand)
+			ss.unrecognized(line)
 			continue
 		}
-		ss.handle(cmd, arg)
+		ss.handle(cmd, arg, line)
 	}
 }
 
@@ -101,6 +106,7 @@ func (ss *session) readFailed(err error) {
 		ss.reply(replyLineTooLong)
 	case errors.As(err, &ne) && ne.Timeout():
 		ss.reply(replyIdleTimeout)
+		ss.drop()
 	default:
 		ss.reply(replyConnectionError)
 	}
@@ -123,6 +129,11 @@ func (ss *session) greet() bool {
 	if ss.isTLS && !ss.handshake() {
 		return false
 	}
+	if ss.tlsTooOld {
+		// Implicit TLS below 1.2: the same refusal instead of the banner.
+		ss.reply(replyTLSTooOld)
+		return false
+	}
 	lines, ok := ss.fault(StageBanner)
 	switch {
 	case !ok:
@@ -143,10 +154,14 @@ func (ss *session) greet() bool {
 func (ss *session) handshake() bool {
 	ctx, cancel := context.WithTimeout(ss.s.ctx, HandshakeTimeout)
 	defer cancel()
-	if err := ss.nc.(*tls.Conn).HandshakeContext(ctx); err != nil {
+	tc := ss.nc.(*tls.Conn)
+	if err := tc.HandshakeContext(ctx); err != nil {
 		ss.drop()
 		return false
 	}
+	// Exchange completes a TLS 1.0 or 1.1 handshake and refuses the
+	// session afterwards (zehm/sendEmail#1).
+	ss.tlsTooOld = tc.ConnectionState().Version < tls.VersionTLS12
 	return true
 }
 
@@ -172,9 +187,13 @@ func (ss *session) startTLS() {
 	ss.reset()
 }
 
-// readLine reads a line, waiting at most IdleTimeout.
+// readLine reads a line, waiting at most the idle timeout.
 func (ss *session) readLine() (string, error) {
-	if err := ss.nc.SetReadDeadline(time.Now().Add(IdleTimeout)); err != nil {
+	idle := ss.s.cfg.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	if err := ss.nc.SetReadDeadline(time.Now().Add(idle)); err != nil {
 		return "", err
 	}
 	return ss.tr.ReadLine()
@@ -238,6 +257,27 @@ func (ss *session) protocolError(reply string) {
 		ss.reply(replyTooManyErrors)
 		ss.end()
 	}
+}
+
+// unrecognized answers a line that is no command Exchange knows, after
+// the tarpit delay.
+func (ss *session) unrecognized(line string) {
+	if !ss.tarpit() {
+		return
+	}
+	ss.protocolError(replyUnrecognized(line, ss.c.id))
+}
+
+// tarpit waits for Config.Tarpit before a refusal, as Exchange makes a
+// failing client wait (failed AUTH after 4-8 s: simonrob/email-oauth2-proxy#237,
+// #251; tarickb/sasl-xoauth2#96). It reports false when the service closed
+// meanwhile.
+func (ss *session) tarpit() bool {
+	if !ss.s.sleep(ss.s.cfg.Tarpit) {
+		ss.drop()
+		return false
+	}
+	return true
 }
 
 // reset ends the mail transaction, as RSET does.

@@ -1,0 +1,74 @@
+package main
+
+// Node's nodemailer with @azure/msal-node against 'o365smtp emulate': the
+// token through MSAL (discovery included), the message through nodemailer's
+// XOAUTH2. It needs npm and the registry, so it runs only when asked:
+// O365SMTP_NODE_TESTS=1 go test -run TestNodemailerClient ./cmd/o365smtp
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNodemailerClient(t *testing.T) {
+	if os.Getenv("O365SMTP_NODE_TESTS") != "1" {
+		t.Skip("set O365SMTP_NODE_TESTS=1 to run nodemailer and msal-node (installs them with npm into a temporary directory)")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGINT")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skip("no npm")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir, "nodemailer", "@azure/msal-node")
+	install.Env = processEnv(nil)
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm install: %v\n%s", err, out)
+	}
+	script, err := os.ReadFile(filepath.Join("testdata", "nodemailer_client.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node resolves modules from the script's directory.
+	if err := os.WriteFile(filepath.Join(dir, "client.js"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p := startEmulate(t, "--no-tarpit")
+	run := exec.CommandContext(ctx, node, filepath.Join(dir, "client.js"))
+	run.Env = processEnv(p.Env)
+	run.Env = append(run.Env, "NODE_EXTRA_CA_CERTS="+p.Env["O365SMTP_CA_FILE"])
+	out, err := run.Output()
+	if err != nil {
+		t.Fatalf("client.js: %v\n%s", err, out)
+	}
+	got := clientResults(t, "client.js", out)
+	for _, w := range []struct {
+		check, command string
+		code           int
+		prefix         string
+	}{
+		{"send", "", 250, "250 2.0.0 OK <"},
+		{"send_as", "DATA", 554, "554 5.2.252 SendAsDenied; " + p.Env["O365SMTP_MAILBOX"] + " not allowed to send as ceo@contoso.com;"},
+		{"graph_auth", "AUTH XOAUTH2", 535, "535 5.7.3 Authentication unsuccessful ["},
+	} {
+		if g := got[w.check]; g.Code != w.code || g.Command != w.command || !strings.HasPrefix(g.Msg, w.prefix) {
+			t.Errorf("nodemailer %s: %+v, want %d %q... at %q", w.check, g, w.code, w.prefix, w.command)
+		}
+	}
+	stopAndCheckGone(t, p)
+}
