@@ -315,8 +315,27 @@ func (v *verifier) sendAs(ctx context.Context, c *conn, from []string) *Error {
 		probed = append(probed, addr)
 	}
 	s.smtp.pool.put(c)
-	v.add("send_as", StatusPass, v.since(start), "MAIL FROM accepted for "+strings.Join(probed, ", ")+
-		". Some send-as refusals only appear at the end of DATA (554 5.2.252), so this is not proof.", "", "")
+	var others []string
+	for _, addr := range probed {
+		if !strings.EqualFold(addr, s.r.cfg.Mailbox) {
+			others = append(others, addr)
+		}
+	}
+	if len(others) == 0 {
+		v.add("send_as", StatusPass, v.since(start), "MAIL FROM accepted for "+strings.Join(probed, ", ")+": the mailbox the app signs in as needs no Send As", "", "")
+		return nil
+	}
+	// Exchange Online accepts MAIL FROM of any address and checks Send As
+	// only once it has the message (554 5.2.252 SendAsDenied after the
+	// final dot: gophish#2900, PHPMailer#1231), so without sending, a
+	// passing probe proves nothing.
+	var grants []string
+	for _, addr := range others {
+		grants = append(grants, "  Add-RecipientPermission -Identity "+addr+" -Trustee "+s.r.cfg.Mailbox+" -AccessRights SendAs")
+	}
+	v.add("send_as", StatusWarn, v.since(start),
+		"MAIL FROM accepted for "+strings.Join(probed, ", ")+"; Exchange Online checks Send As only after the message data (554 5.2.252 SendAsDenied), so Send As on "+strings.Join(others, ", ")+" cannot be confirmed without sending a message",
+		"If the first message from "+strings.Join(others, ", ")+" fails with send_as_denied, grant Send As to the mailbox the app signs in as:\n"+strings.Join(grants, "\n"), "")
 	return nil
 }
 

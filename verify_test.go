@@ -35,6 +35,8 @@ func TestVerify(t *testing.T) {
 	}{
 		{name: "good setup", from: []string{"sender@contoso.com"},
 			want: "config=pass credential=pass token=pass token_claims=pass connect=pass tls=pass auth=pass send_as=pass"},
+		{name: "another address: cannot be confirmed without sending", from: []string{"shared@contoso.com"},
+			want: "config=pass credential=pass token=pass token_claims=pass connect=pass tls=pass auth=pass send_as=warn"},
 		{name: "good setup without from",
 			want: "config=pass credential=pass token=pass token_claims=pass connect=pass tls=pass auth=pass send_as=skip"},
 		{name: "wrong secret", setup: func(_ *o365smtptest.Server, c *o365smtp.Config) { c.ClientSecret = "wrong~secret~value" },
@@ -167,5 +169,31 @@ func TestVerifyClearsCoolOff(t *testing.T) {
 	}
 	if err := s.Send(ctxT(t), newMsg(t)); err != nil {
 		t.Errorf("send after Verify: %v", err)
+	}
+}
+
+// TestVerifySendAsCannotBeConfirmed: Exchange accepts MAIL FROM of any
+// address and refuses Send As only after the data, so Verify warns, says
+// why, and gives the command that grants it; a Send then fails at the end
+// of DATA when the permission is missing.
+func TestVerifySendAsCannotBeConfirmed(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s := newSender(t, srv.Config())
+	srv.SetSendAs(srv.SharedMailbox, false)
+	rep, err := s.Verify(ctxT(t), srv.SharedMailbox)
+	if err != nil || !rep.OK {
+		t.Fatalf("Verify = %v, %v; want OK with a warning", rep, err)
+	}
+	st := rep.Steps[len(rep.Steps)-1]
+	grant := "Add-RecipientPermission -Identity " + srv.SharedMailbox + " -Trustee " + srv.Mailbox + " -AccessRights SendAs"
+	if st.Name != "send_as" || st.Status != o365smtp.StatusWarn || !strings.Contains(st.Detail, "cannot be confirmed without sending") || !strings.Contains(st.Hint, grant) {
+		t.Errorf("send_as step = %+v; want a warning that says why, with %q", st, grant)
+	}
+	msg := newMsg(t)
+	msg.From(srv.SharedMailbox)
+	e := asError(t, s.Send(ctxT(t), msg))
+	if e.Kind != o365smtp.ErrSendAsDenied || e.Op != "data" || !strings.Contains(e.Hint, grant) {
+		t.Errorf("Send as %s = %v (op %s)\n%s; want send_as_denied at data with %q", srv.SharedMailbox, e, e.Op, e.Hint, grant)
 	}
 }

@@ -344,7 +344,7 @@ func TestHintsFillValues(t *testing.T) {
 		{"5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy.", 535,
 			[]string{"Basic", "OAuth", v.Host}},
 		{"5.7.60 SMTP; Client does not have permissions to send as this sender", 550,
-			[]string{"Add-RecipientPermission -Identity " + v.From + " -Trustee " + v.ObjectID + " -AccessRights SendAs", "Add-MailboxPermission"}},
+			[]string{"Add-RecipientPermission -Identity " + v.From + " -Trustee " + v.Mailbox + " -AccessRights SendAs", "-Trustee " + v.ObjectID}},
 		{"5.2.252 SendAsDenied; mailer@contoso.com not allowed to send as billing@contoso.com; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied", 554,
 			[]string{"Add-RecipientPermission -Identity " + v.From + " -Trustee " + v.ObjectID + " -AccessRights SendAs"}},
 		{"4.3.2 Concurrent connections limit exceeded.", 432, []string{"3 concurrent connections", "30 messages a minute", "10,000 recipients a day", "replica", v.Mailbox}},

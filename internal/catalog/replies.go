@@ -22,10 +22,10 @@ The object ID is the Enterprise application's (Entra admin center > Enterprise a
 4. The token is for another resource: Scope must be {Scope}.
 ` + hintTakesTime
 
-	hintSendAs = `The app may not send as {From}. Send as {Mailbox}, or grant Send As on {From}:
+	hintSendAs = `The app may not send as {From}. Send as {Mailbox}, or grant Send As on {From} to the mailbox the app signs in as (what Exchange checks for app-only SMTP submission), and, if that is not enough, to the app's service principal:
+  Add-RecipientPermission -Identity {From} -Trustee {Mailbox} -AccessRights SendAs
   Add-RecipientPermission -Identity {From} -Trustee {ObjectID} -AccessRights SendAs
-or full access:
-  Add-MailboxPermission -Identity {From} -User {ObjectID} -AccessRights FullAccess
+FullAccess on {From} does not grant Send As.
 ` + hintTakesTime
 
 	hintNotAuthenticated = "Exchange got MAIL FROM on a session that was not authenticated. o365smtp authenticates first, so something in between lost the login: check that Host ({Host}) is Exchange Online's SMTP AUTH endpoint (smtp.office365.com, or your cloud's) and that no proxy sits in between."
@@ -237,6 +237,34 @@ var replyRows = []replyRow{
 		hint:     hintSendAs,
 		doc:      "The From address is not the signed-in mailbox and the app has no Send As right on it.",
 		examples: []string{"550 5.7.60 SMTP; Client does not have permissions to send as this sender [DM6PR02CA0123.namprd02.prod.outlook.com 2024-03-01T10:00:00.000Z 08DC39C0A1B2C3D4]"},
+	},
+	{
+		stages: "mail", code: "502", enhanced: "5.3.3",
+		kind: "unexpected_reply", retry: Permanent,
+		hint:     "Exchange Online refused a parameter of MAIL FROM: it advertises SMTPUTF8 but answers the SMTPUTF8 parameter with 502 5.3.3. o365smtp sends SMTPUTF8 only for an address that is not ASCII: use ASCII addresses (an internationalized domain in its xn-- form). Another client that adds SMTPUTF8 (or BODY=BINARYMIME) to every MAIL FROM must stop doing so.",
+		doc:      "A MAIL FROM parameter (SMTPUTF8) that Exchange advertises but refuses.",
+		examples: []string{"502 5.3.3 Command not implemented"},
+	},
+	{
+		stages: "mail rcpt data", code: "451", text: []string{"STARTTLS is required"},
+		kind: "tls", retry: Permanent,
+		hint:     "Exchange got a message on a session without TLS. o365smtp always upgrades with STARTTLS first, so something in between removed it: check that Host ({Host}) is Exchange Online's SMTP AUTH endpoint and that no proxy sits in between.",
+		doc:      "The session is not encrypted: Exchange requires STARTTLS before MAIL.",
+		examples: []string{"451 5.7.3 STARTTLS is required to send mail [AM0PR06CA0126.eurprd06.prod.outlook.com 2026-11-30T14:50:26.590Z 08DE2A6028D26C22]"},
+	},
+	{
+		stages: "starttls", code: "4xx",
+		kind: "tls", retry: Transient,
+		hint:     "{Host} could not start TLS just now; the message is retried on a new connection. If it lasts, check that Host is Exchange Online's SMTP AUTH endpoint and that nothing intercepts port 587.",
+		doc:      "STARTTLS refused for a temporary reason.",
+		examples: []string{"454 4.7.0 TLS not available due to temporary reason"},
+	},
+	{
+		stages: "starttls", code: "5xx",
+		kind: "tls", retry: Permanent,
+		hint:     "{Host} refused STARTTLS, so the token was not sent. Exchange Online offers STARTTLS on port 587: check Host and Port, and that nothing intercepts the connection.",
+		doc:      "STARTTLS refused.",
+		examples: []string{"554 5.7.0 TLS not available"},
 	},
 	{
 		enhanced: "5.1.8",
@@ -480,6 +508,13 @@ var replyRows = []replyRow{
 		hint:     hintSize,
 		doc:      "The message is larger than the server's maximum.",
 		examples: []string{"552 5.3.4 Message size exceeds fixed maximum message size"},
+	},
+	{
+		enhanced: "5.3.4", text: []string{"MaxSubmissionExceeded"},
+		kind: "message_rejected", retry: Permanent,
+		hint:     "The message is larger than {Mailbox}'s MaxSendSize, 35 MB by default, although Exchange Online advertises SIZE 157286400 (150 MB): so the server's SIZE does not catch it before DATA. Send a smaller message (attachments grow by about a third when encoded), or an admin raises the limit (up to 150 MB):\n  Set-Mailbox -Identity {Mailbox} -MaxSendSize 150MB",
+		doc:      "Larger than the mailbox's MaxSendSize (35 MB by default), refused after the data.",
+		examples: []string{"552 5.3.4 Message size exceeds fixed maximum message size. MapiExceptionMaxSubmissionExceeded [Hostname=BYAPR17MB2920.namprd17.prod.outlook.com]"},
 	},
 	{
 		enhanced: "5.2.3", text: []string{"SendSizeLimit.Org"},
