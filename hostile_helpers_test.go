@@ -345,7 +345,9 @@ func (srv *hsSMTP) session(c net.Conn, n int) {
 		}
 		def()
 	}
-	step("BANNER", "", func() { s.reply("220 hostile.test Microsoft ESMTP MAIL Service ready at " + time.Now().Format(time.RFC1123Z)) })
+	step("BANNER", "", func() {
+		s.reply("220 hostile.test Microsoft ESMTP MAIL Service ready at " + time.Now().Format(time.RFC1123Z))
+	})
 	msgs := 0
 	for !s.done {
 		line, err := s.br.ReadString('\n')
