@@ -323,18 +323,19 @@ func newHSPlainListener(t testing.TB) *hsPlainListener {
 func TestHostileTokenRedirect(t *testing.T) {
 	plain := newHSPlainListener(t)
 	var otherHits atomic.Int64
-	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var otherConns atomic.Int64
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		otherHits.Add(1)
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, hsTokenJSON("stolen", "3599"))
 	}))
-	var otherConns atomic.Int64
 	other.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			otherConns.Add(1)
 		}
 	}
+	other.StartTLS()
 	defer other.Close()
 	plainURL := "http://" + plain.ln.Addr().String() + "/token"
 	cases := []struct {
