@@ -62,6 +62,7 @@ func hsBombParts() (head, member, tail []byte) {
 type hsValve struct {
 	base    http.RoundTripper
 	tripped atomic.Bool
+	maxRead atomic.Int64 // the most bytes read of any one body
 }
 
 const hsValveCap = 128 << 20
@@ -90,6 +91,12 @@ func (b *hsValveBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
+	for {
+		m := b.v.maxRead.Load()
+		if b.n <= m || b.v.maxRead.CompareAndSwap(m, b.n) {
+			break
+		}
+	}
 	return n, err
 }
 
@@ -188,7 +195,10 @@ func TestHostileTokenUnboundedResponse(t *testing.T) {
 			if len(te.Message) > 1024 {
 				t.Errorf("Message is %d bytes, want at most 1 KiB", len(te.Message))
 			}
-			t.Logf("%s: %s in %v", name, hsShort(err.Error()), took)
+			if n := valve.maxRead.Load(); n > 2<<20 {
+				t.Errorf("the client read %.1f MiB of the (decompressed) response, want it bounded at about 1 MiB", float64(n)/(1<<20))
+			}
+			t.Logf("%s: %s in %v, %d bytes read", name, hsShort(err.Error()), took, valve.maxRead.Load())
 		})
 	}
 }
