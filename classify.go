@@ -186,7 +186,7 @@ func (c *cachedSource) tokenError(err error) *Error {
 	// Anything else (a response that is not JSON...) may quote the body,
 	// which may echo the request: keep a short, scrubbed excerpt, and not
 	// the error itself.
-	msg := excerpt(secrets, err.Error())
+	msg := excerpt(secrets, firstLine(err.Error()))
 	return localError("token.other", msg, c.hints, causeText(msg))
 }
 
@@ -219,12 +219,28 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// excerpt is s, cut to the bound of a Message and scrubbed of secrets.
+// maxExcerpt bounds the part of a peer's text that a Message keeps.
+const maxExcerpt = 512
+
+// excerpt is s, scrubbed of secrets and cut to maxExcerpt bytes.
 func excerpt(secrets *redact.Set, s string) string {
 	if len(s) > 16<<10 {
-		s = s[:16<<10] // Sanitize keeps at most 1 KiB; this bounds the work
+		s = s[:16<<10] // this bounds the work
 	}
-	return catalog.Sanitize(secrets.String(s))
+	s = catalog.Sanitize(secrets.String(s))
+	if len(s) > maxExcerpt {
+		s = strings.ToValidUTF8(s[:maxExcerpt], "") + "..."
+	}
+	return s
+}
+
+// firstLine is s up to its first line break: MSAL puts the body it could
+// not parse ("raw message was: ...") on the lines after its own text.
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // causeText is the Err of a failure whose original error may hold what a

@@ -154,7 +154,9 @@ func (t *smtpTransport) transact(ctx context.Context, c *conn, env *envelope, tr
 	if tr.Accepted != nil {
 		tr.Accepted(reply.String())
 	}
-	if err := sc.Reset(); err != nil || sc.Idle() != nil {
+	// A second verdict (or anything else) behind the first means the session
+	// is out of step: never reuse it.
+	if sc.Idle() != nil || sc.Reset() != nil || sc.Idle() != nil {
 		// Delivered; only the session is in doubt (or out of step: a
 		// server that sent more than one reply is never reused).
 		return nil, sessionDead
