@@ -72,5 +72,5 @@ func ExampleServer_Fail() {
 		Times: 2,
 	})
 	fmt.Println(o365smtptest.StageDataEnd)
-	// Output: data-end
+	// Output: data_end
 }

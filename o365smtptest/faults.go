@@ -42,7 +42,7 @@ const (
 	StageDataEnd
 )
 
-// String returns the stage's name in lower case, such as "data-end".
+// String returns the stage's name in lower case, such as "data_end".
 func (st Stage) String() string { return smtpd.Stage(st).String() }
 
 // Fault is what Fail makes the SMTP service do at a stage. Delay, if set,

@@ -7,7 +7,7 @@ import (
 )
 
 func TestStageString(t *testing.T) {
-	if got := StageDataEnd.String(); got != "data-end" {
+	if got := StageDataEnd.String(); got != "data_end" {
 		t.Errorf("StageDataEnd.String() = %q", got)
 	}
 	if got := Stage(42).String(); got != "Stage(42)" {

@@ -79,7 +79,7 @@ func FuzzParseXOAUTH2(f *testing.F) {
 }
 
 func TestStageString(t *testing.T) {
-	if got := StageDataEnd.String(); got != "data-end" {
+	if got := StageDataEnd.String(); got != "data_end" {
 		t.Errorf("StageDataEnd.String() = %q", got)
 	}
 	if got := Stage(42).String(); got != "Stage(42)" {

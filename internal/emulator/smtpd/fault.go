@@ -24,9 +24,9 @@ const (
 	StageDataEnd
 )
 
-var stageNames = [...]string{"connect", "banner", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "data-end"}
+var stageNames = [...]string{"connect", "banner", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "data_end"}
 
-// String returns the stage's name in lower case, such as "data-end".
+// String returns the stage's name in lower case, such as "data_end".
 func (st Stage) String() string {
 	if st >= 0 && int(st) < len(stageNames) {
 		return stageNames[st]
