@@ -85,6 +85,11 @@ func (t *smtpTransport) connection(ctx context.Context, tr *Trace) (*conn, *Erro
 		if tr.TokenAcquired != nil {
 			tr.TokenAcquired(tok.ExpiresOn, cached)
 		}
+		if c := tokenClaims(tok.AccessToken); c.Decoded && c.Aud != "" && !exchangeAudience(c.Aud, t.r.scope) {
+			// Exchange would refuse it with 535 5.7.3: say why, and do not
+			// send a token to a server that cannot use it.
+			return nil, localError("token.audience", "the token's aud is "+c.Aud+", which Exchange Online's SMTP AUTH refuses (535 5.7.3)", t.hintValues(), nil)
+		}
 		c, e := t.dial(ctx, tok, tr, nil)
 		if e == nil {
 			if !t.pool.added(c) {

@@ -349,9 +349,8 @@ func (v *verifier) claims(start time.Time, tok Token) *Error {
 	}
 	v.rep.ObjectID = c.OID
 	var problems, warns []string
-	resource := strings.TrimSuffix(r.scope, "/.default")
-	if c.Aud != "" && !strings.EqualFold(strings.TrimSuffix(c.Aud, "/"), resource) && c.Aud != exchangeAppID {
-		problems = append(problems, fmt.Sprintf("aud is %q, not %q: the token is for another resource", c.Aud, resource))
+	if c.Aud != "" && !exchangeAudience(c.Aud, r.scope) {
+		problems = append(problems, fmt.Sprintf("aud is %q, not %q: the token is for another resource, which Exchange refuses with 535 5.7.3", c.Aud, strings.TrimSuffix(r.scope, "/.default")))
 	}
 	if isGUID(r.cfg.TenantID) && c.Tid != "" && !strings.EqualFold(c.Tid, r.cfg.TenantID) {
 		problems = append(problems, fmt.Sprintf("tid is %s, not TenantID %s", c.Tid, r.cfg.TenantID))
@@ -396,10 +395,6 @@ func (v *verifier) authHint(e *Error, tok Token) *Error {
 	}
 	return &cp
 }
-
-// exchangeAppID is Office 365 Exchange Online's application ID, which v2
-// tokens may carry as aud.
-const exchangeAppID = "00000002-0000-0ff1-ce00-000000000000"
 
 func isMicrosoftSMTPHost(h string) bool {
 	h = strings.ToLower(h)

@@ -203,6 +203,8 @@ var localRows = []localRow{
 		hint: "The certificate of {Authority} is not trusted here. Behind a TLS-inspecting proxy, set CAFile (O365SMTP_CA_FILE) to the proxy's CA certificate; otherwise check AuthorityHost and the system's CA certificates."},
 	{id: "token.other", kind: "token_request", op: "token", doc: "The token request failed before reaching Entra.",
 		hint: "The token request failed before reaching Entra; check TenantID, AuthorityHost and the credential."},
+	{id: "token.audience", kind: "config", op: "token", doc: "The token is for a resource Exchange Online's SMTP AUTH refuses (such as Microsoft Graph); it was not sent.",
+		hint: "Request the token for Exchange Online: Scope must be {Scope} (https://outlook.office365.com/.default in the worldwide cloud), or leave Scope empty for the Cloud's default. A Graph token (https://graph.microsoft.com/.default) is for Transport graph."},
 	{id: "token.claims", kind: "config", op: "token", doc: "The token is for another resource, tenant or app than the Config says (Verify).",
 		hint: "Request the token for {Scope} from tenant {TenantID} with app {ClientID}: check Scope, TenantID, ClientID and the TokenSource."},
 
