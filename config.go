@@ -40,6 +40,8 @@ type resolved struct {
 	implicitTLS bool
 	authority   string // https://host, no trailing slash
 	scope       string
+	graphURL    string // https://host, no trailing slash
+	graphScope  string
 	credential  string
 	tlsConfig   *tls.Config
 	httpClient  *http.Client
@@ -160,6 +162,13 @@ func (r *resolved) resolveEndpoints() error {
 	}
 	r.authority = "https://" + u.Host
 	r.scope = cmp.Or(cfg.Scope, ce.scope)
+	graph := cmp.Or(cfg.GraphURL, ce.graphURL)
+	if g, err := url.Parse(graph); err != nil || g.Scheme != "https" || g.Host == "" || (g.Path != "" && g.Path != "/") || g.RawQuery != "" {
+		return configError("config.graph_url", fmt.Sprintf("GraphURL %q is not an https URL of a host", graph))
+	} else {
+		r.graphURL = "https://" + g.Host
+	}
+	r.graphScope = cmp.Or(cfg.GraphScope, ce.graphScope)
 	return nil
 }
 
@@ -235,8 +244,8 @@ func notYet(cfg Config) error {
 	switch {
 	case cfg.Transport < TransportSMTP || cfg.Transport > TransportAuto:
 		return configError("config.transport", fmt.Sprintf("Transport %d is not a known transport", int(cfg.Transport)))
-	case cfg.Transport != TransportSMTP:
-		return configError("config.not_yet", "Transport "+cfg.Transport.String()+" is not implemented yet")
+	case cfg.Transport == TransportAuto && cfg.TokenSource != nil:
+		return configError("config.auto_token_source", "TransportAuto needs two tokens (Exchange's and Graph's); a TokenSource gives one kind")
 	case cfg.ManagedIdentity != "":
 		return configError("config.not_yet", "ManagedIdentity is not implemented yet")
 	case cfg.Fleet != nil:

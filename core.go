@@ -12,6 +12,9 @@ import (
 type core struct {
 	r      *resolved
 	tokens *cachedSource
+	// graphTokens is the Graph transport's source (GraphScope); nil with
+	// TransportSMTP, and the same as tokens with TransportGraph.
+	graphTokens *cachedSource
 }
 
 // hintValues returns the values Hints are filled with.

@@ -93,4 +93,7 @@ func (s *Sender) release() {
 	if s.r.cfg.TokenSource == nil || s.r.cfg.TokenSource != TokenSource(s.tokens) {
 		s.tokens.close()
 	}
+	if g := s.graphTokens; g != nil && g != s.tokens && (s.r.cfg.TokenSource == nil || s.r.cfg.TokenSource != TokenSource(g)) {
+		g.close()
+	}
 }

@@ -284,13 +284,14 @@ func lookupName(names []string, s string) (int, bool) {
 // cloudEndpoints are the defaults of one national cloud.
 type cloudEndpoints struct {
 	host, authority, scope string
+	graphURL, graphScope   string
 }
 
 var clouds = [...]cloudEndpoints{
-	CloudGlobal:       {"smtp.office365.com", "https://login.microsoftonline.com", "https://outlook.office365.com/.default"},
-	CloudUSGovGCCHigh: {"smtp.office365.us", "https://login.microsoftonline.us", "https://outlook.office365.us/.default"},
-	CloudUSGovDoD:     {"outlook-dod.office365.us", "https://login.microsoftonline.us", "https://outlook-dod.office365.us/.default"},
-	CloudChina:        {"smtp.partner.outlook.cn", "https://login.partner.microsoftonline.cn", "https://partner.outlook.cn/.default"},
+	CloudGlobal:       {"smtp.office365.com", "https://login.microsoftonline.com", "https://outlook.office365.com/.default", "https://graph.microsoft.com", "https://graph.microsoft.com/.default"},
+	CloudUSGovGCCHigh: {"smtp.office365.us", "https://login.microsoftonline.us", "https://outlook.office365.us/.default", "https://graph.microsoft.us", "https://graph.microsoft.us/.default"},
+	CloudUSGovDoD:     {"outlook-dod.office365.us", "https://login.microsoftonline.us", "https://outlook-dod.office365.us/.default", "https://dod-graph.microsoft.us", "https://dod-graph.microsoft.us/.default"},
+	CloudChina:        {"smtp.partner.outlook.cn", "https://login.partner.microsoftonline.cn", "https://partner.outlook.cn/.default", "https://microsoftgraph.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn/.default"},
 }
 
 // Defaults that are not per cloud.

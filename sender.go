@@ -33,7 +33,9 @@ const (
 type Sender struct {
 	*core
 	smtp      *smtpTransport
-	transport transport // smtp, for now the only one
+	graph     *graphTransport // nil with TransportSMTP
+	auto      *autoTransport  // non-nil with TransportAuto
+	transport transport
 	limiter   Limiter   // nil: no pacing
 	gov       *governor
 
@@ -55,9 +57,27 @@ type senderStats struct {
 }
 
 func newSender(r *resolved) (*Sender, error) {
-	c := &core{r: r, tokens: newCachedSource(r)}
+	c := &core{r: r}
+	switch r.cfg.Transport {
+	case TransportGraph:
+		c.tokens = newGraphSource(r)
+		c.graphTokens = c.tokens
+	case TransportAuto:
+		c.tokens, c.graphTokens = newCachedSource(r), newGraphSource(r)
+	default:
+		c.tokens = newCachedSource(r)
+	}
 	s := &Sender{core: c, smtp: newSMTPTransport(c)}
 	s.transport = s.smtp
+	switch r.cfg.Transport {
+	case TransportGraph:
+		s.graph = newGraphTransport(c)
+		s.transport = s.graph
+	case TransportAuto:
+		s.graph = newGraphTransport(c)
+		s.auto = &autoTransport{smtp: s.smtp, graph: s.graph}
+		s.transport = s.auto
+	}
 	s.life, s.stop = context.WithCancel(context.Background())
 	switch {
 	case r.cfg.Limiter != nil:
@@ -333,6 +353,13 @@ func (s *Sender) Stats() Stats {
 		ConnectionWaits: s.smtp.pool.waits.Load(), ConnectionWaitTime: time.Duration(s.smtp.pool.waitNanos.Load()),
 		CoolOffs: s.stats.coolOffs.Load(), CoolOffUntil: s.cool.ends(s.r.clock.Now()),
 		GovernorWaits: s.stats.govWaits.Load(), GovernorWaitTime: time.Duration(s.stats.govWaitNanos.Load()),
+		Transport: s.transportName(),
+	}
+	if g := s.graphTokens; g != nil && g != s.tokens {
+		st.TokenRequests += g.requests.Load()
+	}
+	if s.graph != nil {
+		st.GraphRequests = s.graph.requests.Load()
 	}
 	s.stats.mu.Lock()
 	if len(s.stats.byKind) > 0 {

@@ -36,4 +36,10 @@ type Stats struct {
 	// governor (or Config.Limiter), and GovernorWaitTime is their total wait.
 	GovernorWaits    int64         `json:"governor_waits"`
 	GovernorWaitTime time.Duration `json:"governor_wait_time"`
+	// Transport is the transport in use now: "smtp" or "graph" (with
+	// TransportAuto, "graph" once SMTP AUTH was found disabled and Graph
+	// accepted a message).
+	Transport string `json:"transport"`
+	// GraphRequests counts Microsoft Graph sendMail requests.
+	GraphRequests int64 `json:"graph_requests"`
 }

@@ -238,6 +238,24 @@ var localRows = []localRow{
 	{id: "tls.refused", kind: "tls", op: "tls", doc: "The server refused the TLS versions and ciphers offered.",
 		hint: "Exchange Online requires TLS 1.2 or newer; this server refused the versions and ciphers offered. Check that Host and Port point at the SMTP submission service."},
 
+	// The Graph transport, where no Graph error body says what went wrong.
+	{id: "graph.unknown_outcome", kind: "unknown_outcome", op: "graph", doc: "The sendMail request was sent and no response came (Graph has no idempotency key, so it is never resent).",
+		hint: "The message may have been delivered: check {Mailbox}'s Sent Items before sending it again. Graph's sendMail has no idempotency key, so o365smtp never resends it."},
+	{id: "graph.unreachable", kind: "connection", op: "graph", retry: Transient, doc: "Graph cannot be reached, or the connection broke before the request was sent (retried).",
+		hint: "Check that {Addr} is reachable from here over HTTPS (DNS, firewall, egress proxy)."},
+	{id: "graph.tls", kind: "tls", op: "graph", doc: "Graph's certificate cannot be verified, or its TLS handshake failed.",
+		hint: "Connect to {Addr} by the DNS name on its certificate. Behind a TLS-inspecting proxy, set CAFile to its CA certificate."},
+	{id: "graph.redirect", kind: "unexpected_reply", op: "graph", doc: "Graph redirected off https or to another host; the token was not sent there.",
+		hint: "Check GraphURL ({Addr}): it must be Graph's https URL (leave it empty for the Cloud's default)."},
+	{id: "graph.too_large", kind: "invalid_message", op: "message", doc: "The message is larger than a sendMail request may be (4 MB of base64 MIME, about 3 MB of message); large messages over Graph (drafts and upload sessions) are not supported yet.",
+		hint: "Make the message smaller than about 3 MB (attachments as links), or send it over SMTP (Transport smtp), which takes up to the mailbox's MaxSendSize (35 MB by default). Large messages over Graph, with upload sessions, are not supported yet."},
+	{id: "graph.response", kind: "unexpected_reply", op: "graph", doc: "Graph's response is not what sendMail answers (a 2xx other than 202, or a body larger than 1 MiB).",
+		hint: "Check GraphURL ({Addr}): it must be Microsoft Graph or a proxy that passes its answers through unchanged."},
+	{id: "config.graph_url", kind: "config", op: "config", doc: "GraphURL is not an https URL of a host.",
+		hint: "Set GraphURL to Graph's base URL, such as https://graph.microsoft.com (no path), or leave it empty for the Cloud's default."},
+	{id: "config.auto_token_source", kind: "config", op: "config", doc: "TransportAuto with a TokenSource: one source cannot give both an Exchange and a Graph token.",
+		hint: "With a TokenSource, choose TransportSMTP (Exchange tokens) or TransportGraph (Graph tokens). TransportAuto needs a credential (secret, certificate, assertion) from which o365smtp requests both tokens."},
+
 	// Verify's own checks.
 	{id: "verify.implicit_tls", kind: "config", op: "config", doc: "Implicit TLS is configured for Exchange Online, which offers only STARTTLS.",
 		hint: "Exchange Online's SMTP AUTH submission uses STARTTLS on port 587: set Port to 587 (or 0) and Security to auto or starttls."},
