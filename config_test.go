@@ -1,6 +1,7 @@
 package o365smtp
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -68,8 +69,12 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"cert without key", func(c *Config) { c.ClientSecret = ""; c.Certificate = &tls.Certificate{Certificate: [][]byte{{1}}} }, "no private key", "LoadX509KeyPair"},
 		{"cert without cert", func(c *Config) { c.ClientSecret = ""; c.Certificate = &tls.Certificate{PrivateKey: ecKey} }, "has no certificate", "LoadX509KeyPair"},
 		{"negative retry backoff", func(c *Config) { c.RetryBackoff = -time.Second }, "RetryBackoff -1s is negative", "first retry"},
-		{"graph not yet", func(c *Config) { c.Transport = TransportGraph }, "Transport graph is not implemented yet", "not implemented yet"},
-		{"auto not yet", func(c *Config) { c.Transport = TransportAuto }, "Transport auto is not implemented yet", "not implemented yet"},
+		{"auto with a token source", func(c *Config) {
+			c.Transport = TransportAuto
+			c.ClientSecret = ""
+			c.TokenSource = TokenSourceFunc(func(context.Context) (Token, error) { return Token{}, nil })
+		}, "TransportAuto needs two tokens", "TransportGraph"},
+		{"graph url", func(c *Config) { c.Transport = TransportGraph; c.GraphURL = "http://graph.example" }, "not an https URL", "GraphURL"},
 		{"bad transport", func(c *Config) { c.Transport = 5 }, "not a known transport", "TransportGraph"},
 		{"managed identity not yet", func(c *Config) { c.ClientSecret = ""; c.ManagedIdentity = "system" }, "ManagedIdentity is not implemented yet", "not implemented yet"},
 		{"managed identity and secret", func(c *Config) { c.ManagedIdentity = "system" }, "more than one credential is set: ClientSecret, ManagedIdentity", "exactly one"},

@@ -83,7 +83,7 @@ type Step struct {
 func (s *Sender) Verify(ctx context.Context, from ...string) (*Report, error) {
 	v := &verifier{s: s, rep: &Report{
 		Host: s.r.host, Port: s.r.port, Authority: s.r.authority + "/" + s.r.cfg.TenantID,
-		Scope: s.r.scope, Credential: s.r.credential, Transport: TransportSMTP.String(),
+		Scope: s.r.scope, Credential: s.r.credential, Transport: s.transportName(),
 	}}
 	if s.r.cfg.TenantID == "" {
 		v.rep.Authority = ""
@@ -137,6 +137,9 @@ func (v *verifier) fail(name string, d time.Duration, e *Error, detail string) *
 }
 
 func (v *verifier) run(ctx context.Context, from []string) *Error {
+	if v.rep.Transport == TransportGraph.String() {
+		return v.runGraph(ctx, from)
+	}
 	if e := v.config(); e != nil {
 		return e
 	}

@@ -53,6 +53,7 @@
 package o365smtptest
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
@@ -153,6 +154,7 @@ func (s *Server) Config() o365smtp.Config {
 		HTTPClient:        s.e.Client(),
 		TLSConfig:         &tls.Config{RootCAs: s.e.CertPool(), ServerName: s.e.SMTPHost},
 		MessagesPerMinute: -1,
+		GraphURL:          s.AuthorityHost, // Graph is served on the same HTTPS server
 	}
 }
 
@@ -195,6 +197,9 @@ type Message struct {
 	Size int
 	// Received is when the message was accepted.
 	Received time.Time
+	// Transport is how the message came: "smtp" or "graph" (Microsoft
+	// Graph sendMail).
+	Transport string
 }
 
 // Messages returns a copy of the messages accepted so far, oldest first.
@@ -203,7 +208,7 @@ func (s *Server) Messages() []Message {
 	out := make([]Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = Message{ID: m.ID, Mailbox: m.Mailbox, From: m.From, To: m.To, Data: m.Data,
-			Header: m.Header, Size: len(m.Data), Received: m.Received}
+			Header: m.Header, Size: len(m.Data), Received: m.Received, Transport: cmp.Or(m.Transport, "smtp")}
 	}
 	return out
 }

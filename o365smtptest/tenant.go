@@ -3,6 +3,8 @@ package o365smtptest
 import (
 	"crypto/x509"
 	"time"
+
+	"github.com/o365smtp/o365smtp/internal/emulator"
 )
 
 // The tenant setup methods change the emulated tenant, as an administrator
@@ -109,3 +111,31 @@ func (s *Server) RegisterCertificate(cert *x509.Certificate) { s.e.RegisterCerti
 // equal to assertion, as a federated identity credential (for example a
 // Kubernetes workload identity token) would be. The empty string removes it.
 func (s *Server) SetFederatedAssertion(assertion string) { s.e.SetFederatedAssertion(assertion) }
+
+// GraphFault is a Microsoft Graph error answer queued with FailGraph: the
+// HTTP status, Graph's error code and message, an optional Retry-After in
+// seconds, and the number of requests it applies to (0: all).
+type GraphFault = emulator.GraphFault
+
+// SetGraphMailSend sets whether the app holds Microsoft Graph's Mail.Send
+// application permission with admin consent (the default). Without it,
+// Graph tokens carry no roles and sendMail gets 403 ErrorAccessDenied,
+// unless SetGraphRBAC grants the mailbox.
+func (s *Server) SetGraphMailSend(granted bool) { s.e.SetGraphMailSend(granted) }
+
+// SetGraphRBAC grants "Application Mail.Send" on mailbox with RBAC for
+// Applications (New-ManagementRoleAssignment -App): sendMail as it works
+// without the token's role.
+func (s *Server) SetGraphRBAC(mailbox string, granted bool) { s.e.SetGraphRBAC(mailbox, granted) }
+
+// SetGraphExcluded makes an application access policy or RBAC scope
+// exclude mailbox: sendMail as it gets 403 ErrorAccessDenied "Access to
+// OData is disabled: [RAOP] ...".
+func (s *Server) SetGraphExcluded(mailbox string, excluded bool) { s.e.SetGraphExcluded(mailbox, excluded) }
+
+// FailGraph answers the next f.Times Graph requests (after authentication
+// and authorization) with f.
+func (s *Server) FailGraph(f GraphFault) { s.e.FailGraph(f) }
+
+// GraphRequests counts the Graph requests received.
+func (s *Server) GraphRequests() int { return s.e.GraphRequests() }

@@ -203,6 +203,7 @@ func emulatorEnv(srv *o365smtptest.Server, cfg o365smtp.Config, caFile string) [
 		{"O365SMTP_SECURITY", cfg.Security.String()},
 		{"O365SMTP_AUTHORITY_HOST", cfg.AuthorityHost},
 		{"O365SMTP_SCOPE", cfg.Scope},
+		{"O365SMTP_GRAPH_URL", cfg.GraphURL},
 		{"O365SMTP_CA_FILE", caFile},
 		{"SSL_CERT_FILE", caFile},
 	}

@@ -92,6 +92,8 @@ type Server struct {
 	messages      []Message
 	issued        []string
 	tokenRequests int
+
+	graph graphState // the Graph side (graph.go); its own lock
 }
 
 // New starts an emulator: the Entra endpoints over HTTPS and the Exchange

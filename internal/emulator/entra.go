@@ -42,6 +42,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
+	mux.HandleFunc("POST /v1.0/users/{id}/sendMail", s.handleSendMail)
 	if s.opts.messageAPI {
 		s.apiRoutes(mux)
 	}
@@ -579,6 +580,9 @@ func (s *Server) issueToken(t *tenantState, acr, resource string) (string, error
 	}
 	if len(t.roles) > 0 && s.isExchange(resource) {
 		claims["roles"] = t.roles
+	}
+	if roles := s.graphRoles(); len(roles) > 0 && isGraphResource(resource) {
+		claims["roles"] = roles
 	}
 	key, kid := s.signingKey()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)

@@ -64,4 +64,7 @@ type Message struct {
 	Data     []byte      // as received, dot-stuffing removed
 	Header   mail.Header // Data's header; empty if it has none that parses
 	Received time.Time   // when it was accepted
+	// Transport is "graph" for a message the emulator's Graph sendMail
+	// took; "" (SMTP) otherwise.
+	Transport string
 }
