@@ -69,6 +69,7 @@ Scenarios (--scenario), with the real replies they give:
 	implicitTLS := fs.Bool("implicit-tls", false, "serve SMTP with TLS from the first byte instead of STARTTLS")
 	tarpit := fs.Duration("tarpit", defaultTarpit, "delay before failed AUTH, unrecognized commands and permanent refusals after DATA, as Exchange's")
 	noTarpit := fs.Bool("no-tarpit", false, "answer failures at once (the same as --tarpit 0)")
+	latency := fs.Duration("latency", 0, "answer each command this long after it arrived, as a server one round trip away would (pipelined commands share one)")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "drop a session idle this long with 451 4.7.0 Timeout waiting for client input")
 	maxSend := fs.Int64("max-send-size", 0, "the mailbox's MaxSendSize in `bytes`, enforced after the final dot (default Exchange's 35 MB; -1: only SIZE)")
 	acceptUTF8 := fs.Bool("accept-smtputf8", false, "accept the SMTPUTF8 parameter of MAIL FROM (Exchange refuses it with 502 5.3.3)")
@@ -83,6 +84,9 @@ Scenarios (--scenario), with the real replies they give:
 	}
 	if *lifetime < 0 {
 		return usageOutcome(fs, stderr, "--token-lifetime must not be negative")
+	}
+	if *latency < 0 {
+		return usageOutcome(fs, stderr, "--latency must not be negative")
 	}
 	if *tarpit < 0 || *idle <= 0 {
 		return usageOutcome(fs, stderr, "--tarpit must not be negative and --idle-timeout must be positive")
@@ -108,6 +112,9 @@ Scenarios (--scenario), with the real replies they give:
 		opts = append(opts, o365smtptest.WithImplicitTLS())
 	}
 	opts = append(opts, o365smtptest.WithTarpit(*tarpit), o365smtptest.WithIdleTimeout(*idle))
+	if *latency > 0 {
+		opts = append(opts, o365smtptest.WithLatency(*latency))
+	}
 	if *maxSend != 0 {
 		opts = append(opts, o365smtptest.WithMaxSendSize(*maxSend))
 	}

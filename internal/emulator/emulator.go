@@ -212,6 +212,7 @@ func New(opts ...Option) *Server {
 		SendAsAtMail:    o.sendAsAtMail,
 		IdleTimeout:     o.idleTimeout,
 		Tarpit:          o.tarpit,
+		ReplyLatency:    o.replyLatency,
 		Backend:         backend{s},
 	})
 	return s

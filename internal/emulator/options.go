@@ -27,7 +27,11 @@ type options struct {
 	sendAsAtMail    bool
 	idleTimeout     time.Duration
 	tarpit          time.Duration
+	replyLatency    time.Duration
 }
+
+// WithReplyLatency: see o365smtptest.WithLatency.
+func WithReplyLatency(d time.Duration) Option { return func(o *options) { o.replyLatency = d } }
 
 // WithMaxSendSize: see o365smtptest.WithMaxSendSize.
 func WithMaxSendSize(n int64) Option { return func(o *options) { o.maxSendBytes = n } }

@@ -63,7 +63,7 @@ func newSession(s *Server, c *conn) *session {
 // newReader reads from nc afresh: the line count restarts, and what was
 // buffered is discarded.
 func (ss *session) newReader() {
-	ss.lim = &lineLimitReader{r: ss.nc, limit: MaxLineLength}
+	ss.lim = &lineLimitReader{r: ss.nc, limit: MaxLineLength, last: time.Now()}
 	ss.br = bufio.NewReader(ss.lim)
 	ss.tr = textproto.NewReader(ss.br)
 }
@@ -204,6 +204,14 @@ func (ss *session) readLine() (string, error) {
 func (ss *session) reply(lines ...string) {
 	if ss.closed || len(lines) == 0 {
 		return
+	}
+	if lat := ss.s.cfg.ReplyLatency; lat > 0 {
+		// The input this answers arrived at lim.last (a pipelined
+		// command's with the others of its batch).
+		if !ss.s.sleep(time.Until(ss.lim.last.Add(lat))) {
+			ss.drop()
+			return
+		}
 	}
 	var b bytes.Buffer
 	for _, l := range lines {
