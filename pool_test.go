@@ -169,8 +169,8 @@ func send(t *testing.T, ctx context.Context, s *o365smtp.Sender) {
 	}
 }
 
-// TestPoolReusesConnection: N sends, one dial, one token, one AUTH; RSET
-// after each message and never a NOOP; Verify's connection goes back to
+// TestPoolReusesConnection: N sends, one dial, one token, one AUTH; no RSET
+// after a completed message and never a NOOP; Verify's connection goes back to
 // the pool too.
 func TestPoolReusesConnection(t *testing.T) {
 	srv := o365smtptest.NewServer()
