@@ -50,7 +50,7 @@ type conn struct {
 	// pipelining: PIPELINING advertised (RFC 2920): MAIL, RCPT and DATA
 	// go out in one write.
 	pipelining bool
-	reused   bool
+	reused     bool
 }
 
 // close closes the connection without QUIT.
