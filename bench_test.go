@@ -358,3 +358,55 @@ func BenchmarkRoundTrips(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReconnect: a fresh connection's dial (TCP, greeting, EHLO,
+// STARTTLS, EHLO, AUTH) with the TLS session cache the Sender sets up,
+// against the same dial without it (a full handshake every time).
+//
+//	go test -run '^$' -bench Reconnect -benchtime 200x ./
+func BenchmarkReconnect(b *testing.B) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	var full float64
+	for _, cache := range []bool{false, true} {
+		name := "baseline=no-session-cache"
+		if cache {
+			name = "o365smtp-session-cache"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := o365smtp.New(srv.Config())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			o365smtp.SetSessionCache(s, cache)
+			ctx := context.Background()
+			if _, _, err := o365smtp.DialOnce(ctx, s); err != nil { // the token, and a ticket
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			var total time.Duration
+			resumed := 0
+			for range b.N {
+				d, r, err := o365smtp.DialOnce(ctx, s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += d
+				if r {
+					resumed++
+				}
+			}
+			per := float64(total) / float64(b.N)
+			b.ReportMetric(float64(resumed)/float64(b.N), "resumed/op")
+			if !cache {
+				full = per
+			} else if full > 0 {
+				b.ReportMetric(full/per, "speedup-x")
+			}
+			if cache != (resumed == b.N) {
+				b.Errorf("%d of %d dials resumed a TLS session; want all with the cache, none without", resumed, b.N)
+			}
+		})
+	}
+}

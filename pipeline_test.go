@@ -166,3 +166,19 @@ func TestPipelinedRoundTrips(t *testing.T) {
 		t.Errorf("%.2f round trips per message, want about 2", rt)
 	}
 }
+
+// TestTLSSessionResumption: a new connection of the Sender resumes the TLS
+// session of an earlier one (the Sender's session cache).
+func TestTLSSessionResumption(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s := pipeSender(t, srv, nil)
+	ctx := pipeCtx(t)
+	if _, resumed, err := o365smtp.DialOnce(ctx, s); err != nil || resumed {
+		t.Fatalf("first dial: resumed %v, %v; want a full handshake", resumed, err)
+	}
+	if _, resumed, err := o365smtp.DialOnce(ctx, s); err != nil || !resumed {
+		t.Fatalf("second dial: resumed %v, %v; want a resumed session", resumed, err)
+	}
+	send(t, ctx, s) // a pooled connection dialled with the cache still works
+}

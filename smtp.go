@@ -2,6 +2,7 @@ package o365smtp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -29,7 +30,18 @@ type smtpTransport struct {
 	dials atomic.Int64 // sessions dialled
 }
 
+// sessionCacheSize is the number of TLS sessions kept for resumption: one
+// per server name, a few to spare.
+const sessionCacheSize = 8
+
 func newSMTPTransport(c *core) *smtpTransport {
+	// The pool's connections resume the TLS session of an earlier one
+	// (a ticket, RFC 8446 2.2): a new connection skips the certificate
+	// exchange and its verification. The TLS config is the Sender's own
+	// clone; a cache the caller set is kept.
+	if c.r.tlsConfig != nil && c.r.tlsConfig.ClientSessionCache == nil {
+		c.r.tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCacheSize)
+	}
 	return &smtpTransport{core: c, pool: newPool(c.r.maxConns, c.r.clock)}
 }
 
