@@ -1,7 +1,6 @@
 package o365smtp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -121,11 +120,14 @@ func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
 	return nil
 }
 
-// envelope is a rendered message.
+// envelope is a message ready to send (see message.go).
 type envelope struct {
 	from     string
 	rcpts    []string
-	data     []byte
+	data     []byte    // the rendering, when kept
+	msg      *mail.Msg // else the message, rendered again for each attempt
+	sum      [32]byte  // the first rendering's SHA-256, when msg is set
+	size     int64     // the rendering's size
 	hdrFrom  string
 	utf8     bool // an envelope address is not ASCII: MAIL needs SMTPUTF8
 	eightBit bool // the data has 8-bit bytes: MAIL says BODY=8BITMIME
@@ -260,13 +262,10 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 	if f := msg.GetFrom(); len(f) > 0 {
 		env.hdrFrom = f[0].Address
 	}
-	var buf bytes.Buffer
-	if _, err := msg.WriteTo(&buf); err != nil {
+	if err := env.render(msg); err != nil {
 		return nil, localError("message.render", "the message cannot be rendered: "+err.Error(), catalog.Values{}, err)
 	}
-	env.data = buf.Bytes()
 	env.utf8 = !isASCII(from) || slices.ContainsFunc(rcpts, func(r string) bool { return !isASCII(r) })
-	env.eightBit = !isASCII(env.data)
 	return env, nil
 }
 
