@@ -28,6 +28,7 @@ type options struct {
 	idleTimeout     time.Duration
 	tarpit          time.Duration
 	replyLatency    time.Duration
+	managedIdentity bool
 }
 
 // WithReplyLatency: see o365smtptest.WithLatency.
