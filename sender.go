@@ -1,6 +1,7 @@
 package o365smtp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -120,14 +121,11 @@ func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
 	return nil
 }
 
-// envelope is a message ready to send (see message.go).
+// envelope is a rendered message.
 type envelope struct {
 	from     string
 	rcpts    []string
-	data     []byte    // the rendering, when kept
-	msg      *mail.Msg // else the message, rendered again for each attempt
-	sum      [32]byte  // the first rendering's SHA-256, when msg is set
-	size     int64     // the rendering's size
+	data     []byte
 	hdrFrom  string
 	utf8     bool // an envelope address is not ASCII: MAIL needs SMTPUTF8
 	eightBit bool // the data has 8-bit bytes: MAIL says BODY=8BITMIME
@@ -262,10 +260,13 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 	if f := msg.GetFrom(); len(f) > 0 {
 		env.hdrFrom = f[0].Address
 	}
-	if err := env.render(msg); err != nil {
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
 		return nil, localError("message.render", "the message cannot be rendered: "+err.Error(), catalog.Values{}, err)
 	}
+	env.data = buf.Bytes()
 	env.utf8 = !isASCII(from) || slices.ContainsFunc(rcpts, func(r string) bool { return !isASCII(r) })
+	env.eightBit = !isASCII(env.data)
 	return env, nil
 }
 

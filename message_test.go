@@ -1,8 +1,9 @@
 package o365smtp_test
 
-// Issue 14: a large message is not kept between attempts: each attempt
-// renders it again into the connection, checked against the first
-// rendering (same Date, Message-ID, boundaries and bytes).
+// Issue 14: a retry sends the same bytes (Date, Message-ID and boundaries
+// are fixed before the first attempt); a message whose rendering changes
+// each time (a stamping middleware) is sent as rendered once; a message over
+// SIZE is refused before MAIL.
 
 import (
 	"bytes"
