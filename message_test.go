@@ -30,7 +30,7 @@ func bigMsg(t *testing.T, n int) *mail.Msg {
 	return m
 }
 
-func TestStreamedRetrySameBytes(t *testing.T) {
+func TestRetrySameBytes(t *testing.T) {
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	cfg := srv.Config()
