@@ -90,6 +90,7 @@ type Server struct {
 	faults        map[smtpd.Stage]queue[Fault]
 	tokenFaults   queue[TokenFault]
 	messages      []Message
+	inbox         inboxState // refused attempts, scenarios, changes: for the web inbox
 	issued        []string
 	tokenRequests int
 }
