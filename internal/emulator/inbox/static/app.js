@@ -127,25 +127,25 @@ async function open(it) {
     att.append(el("li", {}, el("a", { href: base + "/parts/" + a.index, download: a.filename || "part-" + a.index, text: a.filename || "(unnamed part " + a.index + ")" }),
       " " + a.contentType + ", " + fmtSize(a.size) + (a.contentId ? ", inline cid:" + a.contentId : "")));
   }
-  view.replaceChildren(
+  view.replaceChildren(...[
     el("h2", { class: "subject", text: d.subject || "(no subject)" }),
     el("p", { class: "note", text: "From " + (d.from || "<>") + " to " + (d.to || []).join(", ") + " · " + d.transport + " · " + (d.reply || "") + (d.scenario ? " · scenario " + d.scenario : "") }),
     tabs, body,
     el("h3", { text: "Attachments (" + d.attachments.length + ")" }), att,
     d.problems && d.problems.length ? el("p", { class: "note problems", text: "MIME problems: " + d.problems.join("; ") }) : null,
     el("h3", { text: "Transcript" }), transcriptBlock(d.transcript),
-    el("h3", { text: "Token" }), claimsBlock(d.claims));
+    el("h3", { text: "Token" }), claimsBlock(d.claims)].filter((c) => c != null));
   show(d.hasHTML ? "html" : "text");
 }
 
 function showRefused(view, r) {
-  view.replaceChildren(
+  view.replaceChildren(...[
     el("h2", { text: "Refused at " + r.stage + (r.subject ? ": " + r.subject : "") }),
     el("p", { class: "reply", text: r.reply.join("\n") }),
     el("p", { class: "note", text: (r.transport || "") + (r.scenario ? " · scenario " + r.scenario : "") + (r.mailbox ? " · mailbox " + r.mailbox : "") }),
     r.headers && r.headers.length ? headersList(r.headers) : null,
     el("h3", { text: "Transcript" }), transcriptBlock(r.transcript),
-    el("h3", { text: "Token" }), claimsBlock(r.claims));
+    el("h3", { text: "Token" }), claimsBlock(r.claims)].filter((c) => c != null));
 }
 
 async function loadScenarios() {
