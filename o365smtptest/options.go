@@ -68,3 +68,9 @@ func WithScope(scope string) Option { return emulator.WithScope(scope) }
 func WithRecipientHook(f func(addr string) (reply string, ok bool)) Option {
 	return emulator.WithRecipientHook(f)
 }
+
+// WithManagedIdentity serves an Azure App Service-style managed identity
+// endpoint over plain HTTP on 127.0.0.1, with a system-assigned identity
+// turned on (SystemAssignedIdentity); AddUserAssignedIdentity adds more.
+// ManagedIdentityConfig returns a Config that uses it.
+func WithManagedIdentity() Option { return emulator.WithManagedIdentity() }

@@ -560,6 +560,16 @@ func thumbHex(header string) string {
 // Online gets, for resource (its aud). Only Exchange's tokens carry the
 // roles consented on Exchange.
 func (s *Server) issueToken(t *tenantState, acr, resource string) (string, error) {
+	var roles []string
+	if s.isExchange(resource) {
+		roles = t.roles
+	}
+	return s.issueTokenFor(t, acr, resource, s.ClientID, s.ServicePrincipalID, roles)
+}
+
+// issueTokenFor signs an app-only access token for the service principal
+// appid and oid (the app's, or a managed identity's), with roles.
+func (s *Server) issueTokenFor(t *tenantState, acr, resource, appid, oid string, roles []string) (string, error) {
 	now := time.Now()
 	sts := "https://sts.windows.net/" + s.TenantID + "/"
 	claims := jwt.MapClaims{
@@ -570,19 +580,19 @@ func (s *Server) issueToken(t *tenantState, acr, resource string) (string, error
 		"exp":             now.Add(t.lifetime).Unix(),
 		"aio":             base64.RawURLEncoding.EncodeToString(randBytes(48)),
 		"app_displayname": appDisplayName,
-		"appid":           s.ClientID,
+		"appid":           appid,
 		"appidacr":        acr,
 		"idp":             sts,
 		"idtyp":           "app",
-		"oid":             s.ServicePrincipalID,
+		"oid":             oid,
 		"rh":              "0." + base64.RawURLEncoding.EncodeToString(randBytes(24)) + ".",
-		"sub":             s.ServicePrincipalID,
+		"sub":             oid,
 		"tid":             s.TenantID,
 		"uti":             base64.RawURLEncoding.EncodeToString(randBytes(16)),
 		"ver":             "1.0",
 	}
-	if len(t.roles) > 0 && s.isExchange(resource) {
-		claims["roles"] = t.roles
+	if len(roles) > 0 {
+		claims["roles"] = roles
 	}
 	key, kid := s.signingKey()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)

@@ -28,6 +28,7 @@ type options struct {
 	sendAsAtMail    bool
 	idleTimeout     time.Duration
 	tarpit          time.Duration
+	managedIdentity bool
 }
 
 // WithMaxSendSize: see o365smtptest.WithMaxSendSize.
