@@ -42,8 +42,10 @@ source, once the servers accept connections:
   o365smtp verify
 
 The client secret it prints is the emulator's own, not a real secret.
-Received messages are served by its HTTP API on the authority host:
-GET /api/messages, GET /api/messages/{id}, DELETE /api/messages.
+Received messages are shown by its web inbox at / on the authority host
+(trust the CA certificate, or accept the browser's warning), and served by
+its HTTP API there: GET /api/messages, GET /api/messages/{id}, DELETE
+/api/messages, GET /api/refused, GET and POST /api/scenario.
 
 It behaves like Exchange Online in 2026 (docs/exchange-behaviour.md): MAIL
 FROM with SMTPUTF8 gets 502 5.3.3 Command not implemented; another sender is
@@ -98,7 +100,7 @@ Scenarios (--scenario), with the real replies they give:
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := []o365smtptest.Option{emulator.WithSMTPAddr(*smtpAddr), emulator.WithHTTPAddr(*httpAddr), emulator.WithMessageAPI()}
+	opts := []o365smtptest.Option{emulator.WithSMTPAddr(*smtpAddr), emulator.WithHTTPAddr(*httpAddr), emulator.WithMessageAPI(), emulator.WithInbox()}
 	if *scenario != "" {
 		if err := emulator.LookupScenario(*scenario); err != nil {
 			return usageOutcome(fs, stderr, "--scenario: %v (see --help for the list)", err)
@@ -163,6 +165,7 @@ Scenarios (--scenario), with the real replies they give:
 	p("o365smtp emulator (scenario: %s)", orDefault(*scenario, "ok"))
 	p("  SMTP:                        %s (%s)", srv.SMTPAddr, map[bool]string{false: "STARTTLS", true: "implicit TLS"}[*implicitTLS])
 	p("  authority host:              %s", cfg.AuthorityHost)
+	p("  inbox (web page):            %s/", strings.TrimRight(cfg.AuthorityHost, "/"))
 	p("  messages API:                %s/api/messages", strings.TrimRight(cfg.AuthorityHost, "/"))
 	p("  tenant ID:                   %s (%s)", srv.TenantID, srv.TenantDomain)
 	p("  client ID:                   %s", srv.ClientID)

@@ -104,6 +104,7 @@ func (b backend) Deliver(m smtpd.Message) {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	b.s.messages = append(b.s.messages, m)
+	b.s.delivered(m)
 	b.s.tenant.recipientsSent[m.Mailbox] += len(m.To)
 }
 

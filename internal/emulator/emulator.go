@@ -93,6 +93,7 @@ type Server struct {
 	tokenFaults   queue[TokenFault]
 	identities    []*identity // [0] the system-assigned one (identity.go)
 	messages      []Message
+	inbox         inboxState // refused attempts, scenarios, changes: for the web inbox
 	issued        []string
 	tokenRequests int
 }

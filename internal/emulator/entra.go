@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/o365smtp/o365smtp/internal/emulator/inbox"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -44,6 +45,9 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
 	if s.opts.messageAPI {
 		s.apiRoutes(mux)
+	}
+	if s.opts.inbox {
+		mux.Handle("GET /", inbox.Handler())
 	}
 	return mux
 }

@@ -44,6 +44,15 @@ type session struct {
 	binaryMIME   bool     // the last MAIL FROM had BODY=BINARYMIME
 	bdat         *bytes.Buffer
 	bdatBytes    int64 // the BDAT chunks' total size
+
+	// The transcript, for the emulator's inbox.
+	tx      transcript
+	authing bool   // reading AUTH responses: recorded as <redacted>
+	token   string // the bearer token of the last AUTH XOAUTH2
+	// noteRefusal makes the next reply, if a refusal, a refused attempt
+	// at noteStage.
+	noteRefusal bool
+	noteStage   Stage
 }
 
 func newSession(s *Server, c *conn) *session {
@@ -196,7 +205,15 @@ func (ss *session) readLine() (string, error) {
 	if err := ss.nc.SetReadDeadline(time.Now().Add(idle)); err != nil {
 		return "", err
 	}
-	return ss.tr.ReadLine()
+	line, err := ss.tr.ReadLine()
+	if err == nil {
+		if ss.authing {
+			ss.tx.add(true, "<redacted>")
+		} else {
+			ss.tx.add(true, redactCommand(line))
+		}
+	}
+	return line, err
 }
 
 // reply writes a reply's lines. A reply with code 421 closes the
@@ -213,8 +230,13 @@ func (ss *session) reply(lines ...string) {
 			return
 		}
 	}
+	if ss.noteRefusal {
+		ss.noteRefusal = false
+		ss.refused(ss.noteStage, nil, false, lines)
+	}
 	var b bytes.Buffer
 	for _, l := range lines {
+		ss.tx.add(false, l)
 		b.WriteString(l)
 		b.WriteString("\r\n")
 	}
