@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +12,14 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
 	"github.com/o365smtp/o365smtp/internal/httpguard"
@@ -156,6 +159,10 @@ func (c *cachedSource) tokenError(err error) *Error {
 		return e
 	}
 	secrets := redact.New(c.redact()...)
+	var ie *identityError
+	if errors.As(err, &ie) {
+		return c.identityError(ie, secrets)
+	}
 	var ae *assertionError
 	if errors.As(err, &ae) {
 		return localError("token.assertion", "the ClientAssertion callback failed: "+excerpt(secrets, ae.err.Error()), c.hints, ae.err)
@@ -188,6 +195,110 @@ func (c *cachedSource) tokenError(err error) *Error {
 	// the error itself.
 	msg := excerpt(secrets, firstLine(err.Error()))
 	return localError("token.other", msg, c.hints, causeText(msg))
+}
+
+// identityError classifies a failure of the managed identity endpoint
+// (not Entra: App Service's, the instance metadata service's, Arc's).
+func (c *cachedSource) identityError(ie *identityError, secrets *redact.Set) *Error {
+	v := c.hints
+	v.Subject = identityName(c.identity)
+	v.Authority = "the instance metadata service (169.254.169.254)"
+	if ep := os.Getenv("IDENTITY_ENDPOINT"); ep != "" && ie.source != managedidentity.DefaultToIMDS {
+		v.Authority = ep
+	}
+	err := ie.err
+	if ie.build {
+		return localError("token.mi_client", excerpt(secrets, firstLine(err.Error())), v, causeText(excerpt(secrets, firstLine(err.Error()))))
+	}
+	var re *httpguard.RedirectError
+	switch {
+	case errors.Is(err, httpguard.ErrTooLarge):
+		return localError("token.mi_other", "the identity endpoint's response is larger than 1 MiB", v, httpguard.ErrTooLarge)
+	case errors.As(err, &re):
+		return localError("token.mi_other", "the identity endpoint redirected: "+re.Error(), v, re)
+	}
+	var ce msalerrors.CallErr
+	if errors.As(err, &ce) && ce.Resp != nil {
+		status := ce.Resp.StatusCode
+		msg := fmt.Sprintf("the identity endpoint answered HTTP %d", status)
+		if text := identityMessage(ce.Err.Error()); text != "" {
+			msg += ": " + text
+		}
+		msg = excerpt(secrets, msg)
+		id := "token.mi_refused"
+		switch {
+		case identityUnknown(status, msg):
+			id = "token.mi_not_assigned"
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			id = "token.mi_header"
+		case status == http.StatusTooManyRequests || status == http.StatusGone || status >= 500:
+			id = "token.mi_unavailable"
+		}
+		e := localError(id, msg, v, &httpStatusError{status: status})
+		e.retryAfter = retryAfter(ce.Resp.Header.Get("Retry-After"), c.clock.Now())
+		return e
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		msg := "the managed identity endpoint cannot be reached"
+		if ue != nil {
+			msg += ": " + ue.Err.Error()
+		}
+		msg = excerpt(secrets, msg)
+		id := "token.mi_unreachable"
+		if ie.source == managedidentity.DefaultToIMDS {
+			id = "token.mi_no_endpoint"
+		}
+		return localError(id, msg, v, causeText(msg))
+	}
+	msg := excerpt(secrets, "managed identity: "+firstLine(err.Error()))
+	return localError("token.mi_other", msg, v, causeText(msg))
+}
+
+// identityMessage is the text of an identity endpoint's error body, from
+// MSAL's "http call(...) error: reply status code was N:\n<body>": the
+// body's error_description, message or error, or the body itself.
+func identityMessage(s string) string {
+	_, body, ok := strings.Cut(s, "\n")
+	if !ok {
+		return ""
+	}
+	var b map[string]any
+	if json.Unmarshal([]byte(body), &b) == nil {
+		for k, val := range b {
+			switch strings.ToLower(k) {
+			case "error_description", "message":
+				if t, ok := val.(string); ok && t != "" {
+					return t
+				}
+			}
+		}
+		if t, ok := b["error"].(string); ok {
+			return t
+		}
+	}
+	return firstLine(body)
+}
+
+// identityUnknown reports whether an identity endpoint's refusal says the
+// identity is not there: IMDS's 400 "Identity not found", App Service's
+// 400 "Unable to load the proper Managed Identity." (also with several
+// user-assigned identities and none named, Azure/azure-sdk-for-net#43691),
+// the older "No MSI found for specified ClientId/ResourceId."
+// (MicrosoftDocs/azure-docs#43543), IMDS's "Multiple user assigned
+// identities exist".
+func identityUnknown(status int, msg string) bool {
+	if status != http.StatusBadRequest && status != http.StatusNotFound {
+		return false
+	}
+	m := strings.ToLower(msg)
+	for _, k := range []string{"identity not found", "unable to load the proper managed identity", "no msi found", "multiple user assigned identities", "no managed identity"} {
+		if strings.Contains(m, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // entraError classifies Entra's error response; a Retry-After it carries

@@ -113,12 +113,18 @@ func (r *resolved) resolveCredential() error {
 	if err := notYet(cfg); err != nil {
 		return err
 	}
+	// A TokenSource or a managed identity needs neither ID (the identity
+	// endpoint knows both); one that is set is still checked.
+	needIDs := cfg.TokenSource == nil && cfg.ManagedIdentity == ""
 	var checks []func() error
-	if cfg.TokenSource == nil || cfg.TenantID != "" {
+	if needIDs || cfg.TenantID != "" {
 		checks = append(checks, func() error { return checkTenant(cfg.TenantID) })
 	}
-	if cfg.TokenSource == nil || cfg.ClientID != "" {
+	if needIDs || cfg.ClientID != "" {
 		checks = append(checks, func() error { return checkClientID(cfg.ClientID) })
+	}
+	if cfg.ManagedIdentity != "" {
+		checks = append(checks, func() error { return checkManagedIdentity(cfg.ManagedIdentity) })
 	}
 	checks = append(checks, func() error { return checkMailbox(cfg.Mailbox) }, func() error { return checkSecret(cfg.ClientSecret) })
 	if cfg.ClientSecretFile != "" {
@@ -246,8 +252,6 @@ func notYet(cfg Config) error {
 		return configError("config.transport", fmt.Sprintf("Transport %d is not a known transport", int(cfg.Transport)))
 	case cfg.Transport == TransportAuto && cfg.TokenSource != nil:
 		return configError("config.auto_token_source", "TransportAuto needs two tokens (Exchange's and Graph's); a TokenSource gives one kind")
-	case cfg.ManagedIdentity != "":
-		return configError("config.not_yet", "ManagedIdentity is not implemented yet")
 	case cfg.Fleet != nil:
 		return configError("config.not_yet", "Fleet is not implemented yet")
 	}
@@ -341,6 +345,25 @@ func checkClientID(id string) error {
 		return configError("config.client_format", fmt.Sprintf("ClientID %q is not a GUID", id))
 	}
 	return nil
+}
+
+// systemIdentity is the ManagedIdentity value of the system-assigned
+// identity.
+const systemIdentity = "system"
+
+func checkManagedIdentity(id string) error {
+	if strings.EqualFold(id, systemIdentity) || isGUID(id) {
+		return nil
+	}
+	return configError("config.managed_identity", fmt.Sprintf("ManagedIdentity %q is neither \"system\" nor a client ID", id))
+}
+
+// identityName describes the managed identity id (a valid ManagedIdentity).
+func identityName(id string) string {
+	if strings.EqualFold(id, systemIdentity) {
+		return "system-assigned managed identity"
+	}
+	return "user-assigned managed identity " + id
 }
 
 func checkMailbox(m string) error {

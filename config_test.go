@@ -76,7 +76,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		}, "TransportAuto needs two tokens", "TransportGraph"},
 		{"graph url", func(c *Config) { c.Transport = TransportGraph; c.GraphURL = "http://graph.example" }, "not an https URL", "GraphURL"},
 		{"bad transport", func(c *Config) { c.Transport = 5 }, "not a known transport", "TransportGraph"},
-		{"managed identity not yet", func(c *Config) { c.ClientSecret = ""; c.ManagedIdentity = "system" }, "ManagedIdentity is not implemented yet", "not implemented yet"},
+		{"managed identity not an ID", func(c *Config) { c.ClientSecret = ""; c.ManagedIdentity = "my-identity" }, `ManagedIdentity "my-identity" is neither "system" nor a client ID`, "Client ID"},
 		{"managed identity and secret", func(c *Config) { c.ManagedIdentity = "system" }, "more than one credential is set: ClientSecret, ManagedIdentity", "exactly one"},
 		{"fleet not yet", func(c *Config) { c.Fleet = struct{}{} }, "Fleet is not implemented yet", "not implemented yet"},
 		{"ca file missing", func(c *Config) { c.CAFile = filepath.Join(dir, "nope.pem") }, "cannot read CAFile", "PEM file"},

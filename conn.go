@@ -47,7 +47,10 @@ type conn struct {
 	size     int64 // SIZE advertised after TLS, 0 if none
 	utf8     bool  // SMTPUTF8 advertised
 	eightBit bool  // 8BITMIME advertised
-	reused   bool
+	// pipelining: PIPELINING advertised (RFC 2920): MAIL, RCPT and DATA
+	// go out in one write.
+	pipelining bool
+	reused     bool
 }
 
 // close closes the connection without QUIT.
@@ -162,6 +165,7 @@ func (t *smtpTransport) handshake(ctx context.Context, sc *smtpclient.Client, to
 	}
 	c.utf8, _ = sc.Extension("SMTPUTF8")
 	c.eightBit, _ = sc.Extension("8BITMIME")
+	c.pipelining, _ = sc.Extension("PIPELINING")
 	if !tok.ExpiresOn.IsZero() {
 		if t := refreshAt(tok.ExpiresOn, now); t.Before(c.retireAt) {
 			c.retireAt = t

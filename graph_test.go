@@ -104,7 +104,9 @@ func TestGraphErrors(t *testing.T) {
 		{"size", func(s *o365smtptest.Server) {
 			s.FailGraph(o365smtptest.GraphFault{Status: 400, Code: "ErrorMessageSizeExceeded", Message: "The message exceeds the maximum supported size."})
 		}, o365smtp.ErrMessageRejected, 400, "MaxSendSize"},
-		{"413", func(s *o365smtptest.Server) { s.FailGraph(o365smtptest.GraphFault{Status: 413, Code: "RequestBodyTooLarge"}) }, o365smtp.ErrMessageRejected, 413, "4 MB"},
+		{"413", func(s *o365smtptest.Server) {
+			s.FailGraph(o365smtptest.GraphFault{Status: 413, Code: "RequestBodyTooLarge"})
+		}, o365smtp.ErrMessageRejected, 413, "4 MB"},
 		{"mailbox full", func(s *o365smtptest.Server) {
 			s.FailGraph(o365smtptest.GraphFault{Status: 403, Code: "ErrorQuotaExceeded", Message: "The mailbox has exceeded its quota."})
 		}, o365smtp.ErrMailboxFull, 403, "quota"},
@@ -114,7 +116,9 @@ func TestGraphErrors(t *testing.T) {
 		{"429", func(s *o365smtptest.Server) {
 			s.FailGraph(o365smtptest.GraphFault{Status: 429, Code: "ApplicationThrottled", Message: "Application is over its MailboxConcurrency limit.", RetryAfter: 1})
 		}, o365smtp.ErrThrottled, 429, "Retry-After"},
-		{"503", func(s *o365smtptest.Server) { s.FailGraph(o365smtptest.GraphFault{Status: 503, Code: "ServiceNotAvailable"}) }, o365smtp.ErrThrottled, 503, "Retry-After"},
+		{"503", func(s *o365smtptest.Server) {
+			s.FailGraph(o365smtptest.GraphFault{Status: 503, Code: "ServiceNotAvailable"})
+		}, o365smtp.ErrThrottled, 503, "Retry-After"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := o365smtptest.NewServer()

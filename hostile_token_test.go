@@ -512,10 +512,11 @@ func TestHostileTokenLifetimes(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json; charset=utf-8")
 				io.WriteString(w, hsTokenJSON(tok, tc.expiresIn))
 			})
-			// The server hangs up instead of answering RSET, so that each
-			// message needs a new connection (and so a token).
+			// The server hangs up instead of answering a second MAIL on a
+			// session, so that each message needs a new connection (and
+			// so a token).
 			smtp := newHSSMTP(t, func(s *hsSess, verb, _ string) bool {
-				if verb != "RSET" {
+				if verb != "MAIL" || s.data == nil {
 					return false
 				}
 				s.done = true

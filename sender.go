@@ -36,7 +36,7 @@ type Sender struct {
 	graph     *graphTransport // nil with TransportSMTP
 	auto      *autoTransport  // non-nil with TransportAuto
 	transport transport
-	limiter   Limiter   // nil: no pacing
+	limiter   Limiter // nil: no pacing
 	gov       *governor
 
 	stats    senderStats

@@ -1,8 +1,8 @@
 package o365smtp
 
 import (
-	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -30,7 +30,18 @@ type smtpTransport struct {
 	dials atomic.Int64 // sessions dialled
 }
 
+// sessionCacheSize is the number of TLS sessions kept for resumption: one
+// per server name, a few to spare.
+const sessionCacheSize = 8
+
 func newSMTPTransport(c *core) *smtpTransport {
+	// The pool's connections resume the TLS session of an earlier one
+	// (a ticket, RFC 8446 2.2): a new connection skips the certificate
+	// exchange and its verification. The TLS config is the Sender's own
+	// clone; a cache the caller set is kept.
+	if c.r.tlsConfig != nil && c.r.tlsConfig.ClientSessionCache == nil {
+		c.r.tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCacheSize)
+	}
 	return &smtpTransport{core: c, pool: newPool(c.r.maxConns, c.r.clock)}
 }
 
@@ -125,33 +136,53 @@ func (t *smtpTransport) transact(ctx context.Context, c *conn, env *envelope, tr
 	}
 	sc := c.c
 	fail := func(err error, refused []string) *Error { return t.sessionError(ctx, err, refused, env.hdrFrom) }
-	if err := sc.Mail(env.from, params...); err != nil {
-		return fail(err, nil), stateAfter(err, sc)
+	// MAIL, every RCPT and DATA: one round trip when the server pipelines.
+	ev, ioErr := sc.Envelope(env.from, params, env.rcpts, c.pipelining)
+	if ev == nil { // an invalid address: nothing was sent
+		return fail(ioErr, nil), sessionOK
 	}
+	// The first refusal, in the order of the commands, is the error; a
+	// refused recipient makes the message go to no one, and the Error
+	// lists every refused one.
+	var e *Error
 	var refused []string
 	var firstRefusal error
-	for _, rc := range env.rcpts {
-		if err := sc.Rcpt(rc); err != nil {
-			var re *smtpclient.ReplyError
-			if !errors.As(err, &re) {
-				return fail(err, nil), sessionDead
-			}
-			refused = append(refused, rc)
+	for i, err := range ev.Rcpt {
+		if err != nil {
+			refused = append(refused, env.rcpts[i])
 			if firstRefusal == nil {
 				firstRefusal = err
 			}
 		}
 	}
-	if firstRefusal != nil {
-		return fail(firstRefusal, refused), t.reset(sc)
+	switch {
+	case ev.Mail != nil:
+		e = fail(ev.Mail, nil)
+	case firstRefusal != nil:
+		e = fail(firstRefusal, refused)
+	case ev.Data != nil:
+		e = fail(ev.Data, nil)
+	case ioErr != nil:
+		e = fail(ioErr, nil)
 	}
-	reply, err := sc.Data(bytes.NewReader(env.data))
+	switch {
+	case e == nil && ev.DataOpen:
+		// Every command accepted: the message follows.
+	case ioErr != nil || ev.Closing:
+		return e, sessionDead
+	case ev.DataOpen:
+		// DATA was answered 354 although a command before it failed (RFC
+		// 2920 3.1): the server now reads a message, and ending it, even
+		// empty, would deliver it to the recipients it accepted. Close
+		// the connection instead: the server drops the transaction.
+		return e, sessionDead
+	default:
+		return e, t.reset(sc)
+	}
+	reply, err := sc.Body(env)
 	if err != nil {
 		var re *smtpclient.ReplyError
-		switch {
-		case errors.As(err, &re) && re.Step == smtpclient.StepData:
-			return fail(err, nil), stateAfter(err, sc)
-		case errors.As(err, &re) && re.Reply.Code != 421:
+		if errors.As(err, &re) && re.Reply.Code != 421 {
 			return fail(err, nil), sessionOK // the transaction is over; the session goes on
 		}
 		return fail(err, nil), sessionDead
@@ -159,12 +190,11 @@ func (t *smtpTransport) transact(ctx context.Context, c *conn, env *envelope, tr
 	if tr.Accepted != nil {
 		tr.Accepted(reply.String())
 	}
-	// A second verdict (or anything else) behind the first means the session
-	// is out of step: never reuse it.
-	if sc.Idle() != nil || sc.Reset() != nil || sc.Idle() != nil {
-		// Delivered; only the session is in doubt (or out of step: a
-		// server that sent more than one reply is never reused).
-		return nil, sessionDead
+	// The transaction is over and the session is ready for the next MAIL
+	// (no RSET needed). Anything the server sent behind its verdict (a
+	// second verdict, say) means the session is out of step: never reuse it.
+	if sc.Idle() != nil {
+		return nil, sessionDead // delivered; only the session is in doubt
 	}
 	return nil, sessionOK
 }

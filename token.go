@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
 
 	"github.com/o365smtp/o365smtp/internal/catalog"
 	"github.com/o365smtp/o365smtp/internal/clock"
@@ -139,6 +141,7 @@ type cachedSource struct {
 	requests atomic.Int64 // token requests made (fetch calls)
 	hints    catalog.Values
 	redact   func() []string // secrets that must never appear in errors
+	identity string          // Config.ManagedIdentity, for its errors
 
 	life    context.Context // canceled by close
 	stop    context.CancelFunc
@@ -171,6 +174,7 @@ func newCachedSource(r *resolved) *cachedSource {
 		return c
 	}
 	m := &msalSource{r: r}
+	c.identity = r.cfg.ManagedIdentity
 	c.fetch = m.token
 	c.redact = m.secrets
 	return c
@@ -329,6 +333,8 @@ type msalSource struct {
 	mu     sync.Mutex
 	client *confidential.Client
 	secret string // the secret the client was built with (ClientSecretFile)
+	mi     *managedidentity.Client
+	source managedidentity.Source // where mi gets its tokens
 }
 
 // emptyCache makes MSAL's cache always empty: our cache is the only one, so
@@ -364,7 +370,9 @@ func instanceDiscovery(authority string) bool {
 func (m *msalSource) secrets() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return []string{m.r.cfg.ClientSecret, m.secret}
+	// IDENTITY_HEADER authenticates requests to App Service's identity
+	// endpoint: never in an error.
+	return []string{m.r.cfg.ClientSecret, m.secret, os.Getenv("IDENTITY_HEADER")}
 }
 
 // clientFor returns the MSAL client, rebuilding it when the secret file
@@ -435,6 +443,9 @@ func (m *msalSource) clientFor() (*confidential.Client, error) {
 
 // token gets a new token from Entra.
 func (m *msalSource) token(ctx context.Context) (Token, error) {
+	if m.r.cfg.ManagedIdentity != "" {
+		return m.identityToken(ctx)
+	}
 	c, err := m.clientFor()
 	if err != nil {
 		return Token{}, err
@@ -445,3 +456,68 @@ func (m *msalSource) token(ctx context.Context) (Token, error) {
 	}
 	return Token{AccessToken: res.AccessToken, ExpiresOn: res.ExpiresOn}, nil
 }
+
+// identityClient returns the MSAL managed identity client. MSAL picks the
+// source (App Service and Functions, Arc, Cloud Shell, Azure ML, Service
+// Fabric, else the instance metadata service of VMs) from the environment
+// when the client is made.
+func (m *msalSource) identityClient() (*managedidentity.Client, managedidentity.Source, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mi != nil {
+		return m.mi, m.source, nil
+	}
+	id := managedidentity.SystemAssigned()
+	if mi := m.r.cfg.ManagedIdentity; !strings.EqualFold(mi, systemIdentity) {
+		id = managedidentity.UserAssignedClientID(mi)
+	}
+	source, err := managedidentity.GetSource()
+	if err != nil {
+		return nil, source, &identityError{err: err, source: source, build: true}
+	}
+	// The guarded client: bounded responses, no redirect followed. MSAL's
+	// own retries (with real-time sleeps) are off: the Sender retries
+	// what is Transient.
+	c, err := managedidentity.New(id, managedidentity.WithHTTPClient(m.r.httpClient), managedidentity.WithRetryPolicyDisabled())
+	if err != nil {
+		return nil, source, &identityError{err: err, source: source, build: true}
+	}
+	m.mi, m.source = &c, source
+	return m.mi, source, nil
+}
+
+// freshClaims makes MSAL skip its managed identity cache, which is
+// process-wide and cannot be turned off: in v1.10.1 WithClaims only skips
+// the cache read and sends nothing to the endpoint (the emulator refuses a
+// request with unknown parameters, so an MSAL that starts sending it fails
+// the tests). cachedSource is the only cache, as emptyCache makes it for the
+// confidential client: a token dropped after a 535 is never served again.
+const freshClaims = "{}"
+
+// identityToken gets a new token from the managed identity endpoint, for
+// the Scope's resource (a managed identity takes a resource, not a scope).
+func (m *msalSource) identityToken(ctx context.Context) (Token, error) {
+	c, source, err := m.identityClient()
+	if err != nil {
+		return Token{}, err
+	}
+	res, err := c.AcquireToken(ctx, identityResource(m.r.scope), managedidentity.WithClaims(freshClaims))
+	if err != nil {
+		return Token{}, &identityError{err: err, source: source}
+	}
+	return Token{AccessToken: res.AccessToken, ExpiresOn: res.ExpiresOn}, nil
+}
+
+// identityResource is the resource of scope: without "/.default".
+func identityResource(scope string) string { return strings.TrimSuffix(scope, "/.default") }
+
+// identityError marks a failure of the managed identity client; build is
+// set when the client could not be made.
+type identityError struct {
+	err    error
+	source managedidentity.Source
+	build  bool
+}
+
+func (e *identityError) Error() string { return "managed identity: " + e.err.Error() }
+func (e *identityError) Unwrap() error { return e.err }

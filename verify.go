@@ -215,6 +215,8 @@ func (v *verifier) credential() *Error {
 		detail = "federated client assertion"
 	case credTokenSource:
 		detail = "token source supplied by the application"
+	case credManagedIdentity:
+		detail = identityName(r.cfg.ManagedIdentity)
 	}
 	v.add("credential", credStatus, v.since(start), detail, credHint, "")
 	return nil

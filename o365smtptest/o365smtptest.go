@@ -53,7 +53,6 @@
 package o365smtptest
 
 import (
-	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
@@ -208,7 +207,7 @@ func (s *Server) Messages() []Message {
 	out := make([]Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = Message{ID: m.ID, Mailbox: m.Mailbox, From: m.From, To: m.To, Data: m.Data,
-			Header: m.Header, Size: len(m.Data), Received: m.Received, Transport: cmp.Or(m.Transport, "smtp")}
+			Header: m.Header, Size: len(m.Data), Received: m.Received, Transport: transportOf(m.Transport)}
 	}
 	return out
 }
@@ -250,4 +249,12 @@ func (s *Server) Stats() Stats {
 		AuthAttempts:             st.AuthAttempts,
 		TokenRequests:            st.TokenRequests,
 	}
+}
+
+// transportOf is "graph" for a message Graph's sendMail took, else "smtp".
+func transportOf(t string) string {
+	if t == "graph" {
+		return "graph"
+	}
+	return "smtp"
 }

@@ -68,3 +68,15 @@ func WithScope(scope string) Option { return emulator.WithScope(scope) }
 func WithRecipientHook(f func(addr string) (reply string, ok bool)) Option {
 	return emulator.WithRecipientHook(f)
 }
+
+// WithLatency makes the SMTP service answer each command d after it
+// arrived, as a server d away (one round trip) would: a client that waits
+// for every reply pays d per command, one that pipelines (RFC 2920) pays d
+// per batch. The default is no delay.
+func WithLatency(d time.Duration) Option { return emulator.WithReplyLatency(d) }
+
+// WithManagedIdentity serves an Azure App Service-style managed identity
+// endpoint over plain HTTP on 127.0.0.1, with a system-assigned identity
+// turned on (SystemAssignedIdentity); AddUserAssignedIdentity adds more.
+// ManagedIdentityConfig returns a Config that uses it.
+func WithManagedIdentity() Option { return emulator.WithManagedIdentity() }

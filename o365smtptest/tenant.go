@@ -131,7 +131,9 @@ func (s *Server) SetGraphRBAC(mailbox string, granted bool) { s.e.SetGraphRBAC(m
 // SetGraphExcluded makes an application access policy or RBAC scope
 // exclude mailbox: sendMail as it gets 403 ErrorAccessDenied "Access to
 // OData is disabled: [RAOP] ...".
-func (s *Server) SetGraphExcluded(mailbox string, excluded bool) { s.e.SetGraphExcluded(mailbox, excluded) }
+func (s *Server) SetGraphExcluded(mailbox string, excluded bool) {
+	s.e.SetGraphExcluded(mailbox, excluded)
+}
 
 // FailGraph answers the next f.Times Graph requests (after authentication
 // and authorization) with f.

@@ -209,10 +209,11 @@ func readRegular(name string) ([]byte, error) {
 // flag and variable that set them.
 func missingSettings(cfg o365smtp.Config) []string {
 	var m []string
-	if cfg.TenantID == "" {
+	ids := cfg.ManagedIdentity == "" // a managed identity needs neither ID
+	if ids && cfg.TenantID == "" {
 		m = append(m, "tenant ID (--tenant-id, O365SMTP_TENANT_ID or AZURE_TENANT_ID)")
 	}
-	if cfg.ClientID == "" {
+	if ids && cfg.ClientID == "" {
 		m = append(m, "client ID (--client-id, O365SMTP_CLIENT_ID or AZURE_CLIENT_ID)")
 	}
 	if cfg.Mailbox == "" {

@@ -42,8 +42,10 @@ source, once the servers accept connections:
   o365smtp verify
 
 The client secret it prints is the emulator's own, not a real secret.
-Received messages are served by its HTTP API on the authority host:
-GET /api/messages, GET /api/messages/{id}, DELETE /api/messages.
+Received messages are shown by its web inbox at / on the authority host
+(trust the CA certificate, or accept the browser's warning), and served by
+its HTTP API there: GET /api/messages, GET /api/messages/{id}, DELETE
+/api/messages, GET /api/refused, GET and POST /api/scenario.
 
 It behaves like Exchange Online in 2026 (docs/exchange-behaviour.md): MAIL
 FROM with SMTPUTF8 gets 502 5.3.3 Command not implemented; another sender is
@@ -69,6 +71,7 @@ Scenarios (--scenario), with the real replies they give:
 	implicitTLS := fs.Bool("implicit-tls", false, "serve SMTP with TLS from the first byte instead of STARTTLS")
 	tarpit := fs.Duration("tarpit", defaultTarpit, "delay before failed AUTH, unrecognized commands and permanent refusals after DATA, as Exchange's")
 	noTarpit := fs.Bool("no-tarpit", false, "answer failures at once (the same as --tarpit 0)")
+	latency := fs.Duration("latency", 0, "answer each command this long after it arrived, as a server one round trip away would (pipelined commands share one)")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "drop a session idle this long with 451 4.7.0 Timeout waiting for client input")
 	maxSend := fs.Int64("max-send-size", 0, "the mailbox's MaxSendSize in `bytes`, enforced after the final dot (default Exchange's 35 MB; -1: only SIZE)")
 	acceptUTF8 := fs.Bool("accept-smtputf8", false, "accept the SMTPUTF8 parameter of MAIL FROM (Exchange refuses it with 502 5.3.3)")
@@ -84,6 +87,9 @@ Scenarios (--scenario), with the real replies they give:
 	if *lifetime < 0 {
 		return usageOutcome(fs, stderr, "--token-lifetime must not be negative")
 	}
+	if *latency < 0 {
+		return usageOutcome(fs, stderr, "--latency must not be negative")
+	}
 	if *tarpit < 0 || *idle <= 0 {
 		return usageOutcome(fs, stderr, "--tarpit must not be negative and --idle-timeout must be positive")
 	}
@@ -94,7 +100,7 @@ Scenarios (--scenario), with the real replies they give:
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := []o365smtptest.Option{emulator.WithSMTPAddr(*smtpAddr), emulator.WithHTTPAddr(*httpAddr), emulator.WithMessageAPI()}
+	opts := []o365smtptest.Option{emulator.WithSMTPAddr(*smtpAddr), emulator.WithHTTPAddr(*httpAddr), emulator.WithMessageAPI(), emulator.WithInbox()}
 	if *scenario != "" {
 		if err := emulator.LookupScenario(*scenario); err != nil {
 			return usageOutcome(fs, stderr, "--scenario: %v (see --help for the list)", err)
@@ -108,6 +114,9 @@ Scenarios (--scenario), with the real replies they give:
 		opts = append(opts, o365smtptest.WithImplicitTLS())
 	}
 	opts = append(opts, o365smtptest.WithTarpit(*tarpit), o365smtptest.WithIdleTimeout(*idle))
+	if *latency > 0 {
+		opts = append(opts, o365smtptest.WithLatency(*latency))
+	}
 	if *maxSend != 0 {
 		opts = append(opts, o365smtptest.WithMaxSendSize(*maxSend))
 	}
@@ -156,6 +165,7 @@ Scenarios (--scenario), with the real replies they give:
 	p("o365smtp emulator (scenario: %s)", orDefault(*scenario, "ok"))
 	p("  SMTP:                        %s (%s)", srv.SMTPAddr, map[bool]string{false: "STARTTLS", true: "implicit TLS"}[*implicitTLS])
 	p("  authority host:              %s", cfg.AuthorityHost)
+	p("  inbox (web page):            %s/", strings.TrimRight(cfg.AuthorityHost, "/"))
 	p("  messages API:                %s/api/messages", strings.TrimRight(cfg.AuthorityHost, "/"))
 	p("  tenant ID:                   %s (%s)", srv.TenantID, srv.TenantDomain)
 	p("  client ID:                   %s", srv.ClientID)

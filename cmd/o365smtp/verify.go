@@ -18,7 +18,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer, get
 Verify walks the setup checklist against the live service and sends nothing:
 configuration, credential, token (and what it says: the service principal's
 object ID, roles), connection, TLS, AUTH XOAUTH2 as the mailbox and, for each
---from address, whether the app may send as it (MAIL FROM, then RSET).
+--from address, a MAIL FROM probe (Exchange checks Send As only after the
+message data, so for another address than the mailbox it can only warn).
 Exit status 0 only if every step passed (warnings allowed).`, true)
 	asJSON := fs.Bool("json", false, "print the report as one line of JSON")
 	var from stringList

@@ -7,7 +7,7 @@
 // that the rendering is not compiled into the library's users.
 package catalog
 
-//go:generate go run ./gen -readme ../../README.md
+//go:generate go run ./gen -readme ../../docs/errors.md
 
 import (
 	"regexp"

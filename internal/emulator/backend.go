@@ -31,6 +31,7 @@ func (b backend) Authenticate(mailbox, token string) smtpd.AuthResult {
 	disabled, byMailbox := t.smtpAuthDisabledFor(mailbox)
 	registered := t.spRegistered && strings.EqualFold(t.spObjectID, claims.oid)
 	fullAccess := t.fullAccess[mailbox] || t.fullAccessLag
+	identity := s.identityMaySubmit(claims, mailbox)
 	hve := t.hve
 	s.mu.Unlock()
 	switch {
@@ -44,7 +45,9 @@ func (b backend) Authenticate(mailbox, token string) smtpd.AuthResult {
 		return smtpd.AuthDisabledForMailbox
 	case disabled:
 		return smtpd.AuthDisabledForTenant
-	case !slices.Contains(claims.roles, roleSendAsApp), !strings.EqualFold(claims.appid, s.ClientID), !registered, !fullAccess:
+	case !slices.Contains(claims.roles, roleSendAsApp):
+		return smtpd.AuthFailed
+	case !identity && (!strings.EqualFold(claims.appid, s.ClientID) || !registered || !fullAccess):
 		return smtpd.AuthFailed
 	}
 	return smtpd.AuthOK
@@ -101,6 +104,7 @@ func (b backend) Deliver(m smtpd.Message) {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	b.s.messages = append(b.s.messages, m)
+	b.s.delivered(m)
 	b.s.tenant.recipientsSent[m.Mailbox] += len(m.To)
 }
 

@@ -76,10 +76,12 @@ type Server struct {
 	signKey  *rsa.PrivateKey // see signingKey
 	keyID    string
 
-	httpSrv       *httptest.Server
-	httpTransport *http.Transport
-	httpClient    *http.Client
-	smtp          *smtpd.Server
+	httpSrv        *httptest.Server
+	identitySrv    *httptest.Server // WithManagedIdentity (identity.go)
+	identityHeader string
+	httpTransport  *http.Transport
+	httpClient     *http.Client
+	smtp           *smtpd.Server
 
 	ctx       context.Context // canceled by Close: the HTTP requests' base
 	cancel    context.CancelFunc
@@ -89,7 +91,9 @@ type Server struct {
 	tenant        tenantState
 	faults        map[smtpd.Stage]queue[Fault]
 	tokenFaults   queue[TokenFault]
+	identities    []*identity // [0] the system-assigned one (identity.go)
 	messages      []Message
+	inbox         inboxState // refused attempts, scenarios, changes: for the web inbox
 	issued        []string
 	tokenRequests int
 
@@ -203,6 +207,10 @@ func New(opts ...Option) *Server {
 	}
 	s.httpClient = &http.Client{Transport: s.httpTransport}
 
+	if o.managedIdentity {
+		s.startIdentity()
+	}
+
 	// Exchange.
 	s.smtp = smtpd.Serve(ln, smtpd.Config{
 		TLS:             smtpTLS,
@@ -214,6 +222,7 @@ func New(opts ...Option) *Server {
 		SendAsAtMail:    o.sendAsAtMail,
 		IdleTimeout:     o.idleTimeout,
 		Tarpit:          o.tarpit,
+		ReplyLatency:    o.replyLatency,
 		Backend:         backend{s},
 	})
 	return s
@@ -256,6 +265,9 @@ func (s *Server) Close() {
 		s.cancel()
 		s.smtp.Close()
 		s.httpSrv.Close()
+		if s.identitySrv != nil {
+			s.identitySrv.Close()
+		}
 		s.httpTransport.CloseIdleConnections()
 	})
 }

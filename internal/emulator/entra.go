@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/o365smtp/o365smtp/internal/emulator/inbox"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -45,6 +46,9 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("POST /v1.0/users/{id}/sendMail", s.handleSendMail)
 	if s.opts.messageAPI {
 		s.apiRoutes(mux)
+	}
+	if s.opts.inbox {
+		mux.Handle("GET /", inbox.Handler())
 	}
 	return mux
 }
@@ -557,6 +561,16 @@ func thumbHex(header string) string {
 // Online gets, for resource (its aud). Only Exchange's tokens carry the
 // roles consented on Exchange.
 func (s *Server) issueToken(t *tenantState, acr, resource string) (string, error) {
+	var roles []string
+	if s.isExchange(resource) {
+		roles = t.roles
+	}
+	return s.issueTokenFor(t, acr, resource, s.ClientID, s.ServicePrincipalID, roles)
+}
+
+// issueTokenFor signs an app-only access token for the service principal
+// appid and oid (the app's, or a managed identity's), with roles.
+func (s *Server) issueTokenFor(t *tenantState, acr, resource, appid, oid string, roles []string) (string, error) {
 	now := time.Now()
 	sts := "https://sts.windows.net/" + s.TenantID + "/"
 	claims := jwt.MapClaims{
@@ -567,19 +581,19 @@ func (s *Server) issueToken(t *tenantState, acr, resource string) (string, error
 		"exp":             now.Add(t.lifetime).Unix(),
 		"aio":             base64.RawURLEncoding.EncodeToString(randBytes(48)),
 		"app_displayname": appDisplayName,
-		"appid":           s.ClientID,
+		"appid":           appid,
 		"appidacr":        acr,
 		"idp":             sts,
 		"idtyp":           "app",
-		"oid":             s.ServicePrincipalID,
+		"oid":             oid,
 		"rh":              "0." + base64.RawURLEncoding.EncodeToString(randBytes(24)) + ".",
-		"sub":             s.ServicePrincipalID,
+		"sub":             oid,
 		"tid":             s.TenantID,
 		"uti":             base64.RawURLEncoding.EncodeToString(randBytes(16)),
 		"ver":             "1.0",
 	}
-	if len(t.roles) > 0 && s.isExchange(resource) {
-		claims["roles"] = t.roles
+	if len(roles) > 0 {
+		claims["roles"] = roles
 	}
 	if roles := s.graphRoles(); len(roles) > 0 && isGraphResource(resource) {
 		claims["roles"] = roles

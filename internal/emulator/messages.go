@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"cmp"
 	"net/mail"
 	"slices"
+	"strconv"
 
 	"github.com/o365smtp/o365smtp/internal/emulator/smtpd"
 )
@@ -33,10 +35,14 @@ func (s *Server) Messages() []Message {
 	return out
 }
 
-// ClearMessages forgets the messages accepted so far.
+// ClearMessages forgets the messages accepted so far, and the refused
+// attempts.
 func (s *Server) ClearMessages() {
 	s.mu.Lock()
 	s.messages = nil
+	s.inbox.refused = nil
+	s.inbox.scenarioOf = nil
+	s.changedLocked()
 	s.mu.Unlock()
 }
 
@@ -50,4 +56,81 @@ func (s *Server) message(id string) (Message, bool) {
 		}
 	}
 	return Message{}, false
+}
+
+// maxRefused is how many refused attempts the inbox keeps: the oldest go.
+const maxRefused = 1000
+
+// inboxState is what the web inbox shows besides the messages.
+type inboxState struct {
+	scenario   string            // the scenario in force, "" for "ok"
+	scenarioOf map[string]string // message ID -> the scenario in force when it came
+	refused    []Refused
+	nextID     int
+	version    uint64        // bumped by every change
+	changed    chan struct{} // closed by the next change
+}
+
+// Refused is a refused attempt, as the inbox lists it.
+type Refused struct {
+	smtpd.Refusal
+	ID       string
+	Scenario string
+}
+
+// Refused hears of a refused attempt (smtpd.RefusalRecorder).
+func (b backend) Refused(r smtpd.Refusal) {
+	s := b.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inbox.nextID++
+	s.inbox.refused = append(s.inbox.refused, Refused{Refusal: r, ID: "r" + strconv.Itoa(s.inbox.nextID), Scenario: s.scenarioLocked()})
+	if len(s.inbox.refused) > maxRefused {
+		s.inbox.refused = slices.Delete(s.inbox.refused, 0, len(s.inbox.refused)-maxRefused)
+	}
+	s.changedLocked()
+}
+
+// RefusedAttempts returns the refused attempts, oldest first.
+func (s *Server) RefusedAttempts() []Refused {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.inbox.refused)
+}
+
+// CurrentScenario is the name of the scenario last applied, "ok" if none.
+func (s *Server) CurrentScenario() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scenarioLocked()
+}
+
+func (s *Server) scenarioLocked() string { return cmp.Or(s.inbox.scenario, "ok") }
+
+// delivered notes a delivered message; s.mu is held.
+func (s *Server) delivered(m Message) {
+	if s.inbox.scenarioOf == nil {
+		s.inbox.scenarioOf = map[string]string{}
+	}
+	s.inbox.scenarioOf[m.ID] = s.scenarioLocked()
+	s.changedLocked()
+}
+
+// changedLocked wakes whoever waits for a change; s.mu is held.
+func (s *Server) changedLocked() {
+	s.inbox.version++
+	if s.inbox.changed != nil {
+		close(s.inbox.changed)
+		s.inbox.changed = nil
+	}
+}
+
+// changes returns the version now and a channel closed by the next change.
+func (s *Server) changes() (uint64, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inbox.changed == nil {
+		s.inbox.changed = make(chan struct{})
+	}
+	return s.inbox.version, s.inbox.changed
 }

@@ -21,13 +21,19 @@ type options struct {
 	scope           string
 	recipient       func(addr string) (reply string, ok bool)
 	messageAPI      bool
+	inbox           bool
 	scenario        string
 	maxSendBytes    int64
 	acceptSMTPUTF8  bool
 	sendAsAtMail    bool
 	idleTimeout     time.Duration
 	tarpit          time.Duration
+	replyLatency    time.Duration
+	managedIdentity bool
 }
+
+// WithReplyLatency: see o365smtptest.WithLatency.
+func WithReplyLatency(d time.Duration) Option { return func(o *options) { o.replyLatency = d } }
 
 // WithMaxSendSize: see o365smtptest.WithMaxSendSize.
 func WithMaxSendSize(n int64) Option { return func(o *options) { o.maxSendBytes = n } }
@@ -98,6 +104,10 @@ func WithHTTPAddr(addr string) Option { return func(o *options) { o.httpAddr = a
 // WithMessageAPI serves the HTTP API for received messages (see api.go) on
 // the HTTPS server, as the standalone emulator does.
 func WithMessageAPI() Option { return func(o *options) { o.messageAPI = true } }
+
+// WithInbox serves the web inbox (package inbox) at / on the HTTPS server,
+// and the HTTP API it uses; it implies WithMessageAPI.
+func WithInbox() Option { return func(o *options) { o.inbox, o.messageAPI = true, true } }
 
 // WithScenario applies the named scenario (see Scenarios) when the server
 // starts. New panics on an unknown name: check it with LookupScenario

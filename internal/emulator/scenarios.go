@@ -147,5 +147,9 @@ func (s *Server) ApplyScenario(name string) error {
 	s.tenant.certs, s.tenant.federated = certs, federated
 	s.mu.Unlock()
 	scenarios[i].apply(s)
+	s.mu.Lock()
+	s.inbox.scenario = name
+	s.changedLocked()
+	s.mu.Unlock()
 	return nil
 }

@@ -249,11 +249,7 @@ func (c *Client) Mail(from string, params ...string) error {
 	if strings.ContainsAny(from, "\r\n\x00") {
 		return &Error{Step: StepMail, Err: ErrInvalidAddress}
 	}
-	line := "MAIL FROM:<" + from + ">"
-	if len(params) > 0 {
-		line += " " + strings.Join(params, " ")
-	}
-	_, err := c.cmd(StepMail, 250, line)
+	_, err := c.cmd(StepMail, 250, mailLine(from, params))
 	return err
 }
 
@@ -266,6 +262,147 @@ func (c *Client) Rcpt(to string) error {
 	return err
 }
 
+func mailLine(from string, params []string) string {
+	line := "MAIL FROM:<" + from + ">"
+	if len(params) > 0 {
+		line += " " + strings.Join(params, " ")
+	}
+	return line
+}
+
+// Envelope is what the server said to a transaction's commands before the
+// message data (see Client.Envelope). A nil error is the expected reply;
+// each non-nil one is a *ReplyError.
+type Envelope struct {
+	Mail error
+	// Rcpt has one entry per recipient whose reply was read.
+	Rcpt []error
+	// Data is the reply to DATA when it was sent (or, with Chunk, to the
+	// message's BDAT); nil with DataOpen, or when it was not sent.
+	Data error
+	// DataOpen: DATA was answered 354, the server now reads the message:
+	// the caller sends it with Body, or closes the connection (the message
+	// must not go to only some of the recipients).
+	DataOpen bool
+	// DataSent: DATA (or BDAT) was sent and its reply read.
+	DataSent bool
+	// Closing: a reply was 421, the server closes the connection; the
+	// replies after it were not read.
+	Closing bool
+}
+
+// Accepted reports whether the server accepted MAIL and every recipient.
+func (e *Envelope) Accepted(rcpts int) bool {
+	if e.Mail != nil || len(e.Rcpt) != rcpts {
+		return false
+	}
+	for _, err := range e.Rcpt {
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Envelope runs the commands of a transaction up to the message data: MAIL
+// FROM:<from> with params, RCPT TO for each recipient, then DATA.
+//
+// With pipeline (the server advertised PIPELINING, RFC 2920), every command
+// goes out in one write and the replies are read in order: one round trip.
+// Without it, each command waits for its reply; after a refused MAIL
+// nothing more is sent, and DATA only when every recipient was accepted.
+//
+// The error is an I/O or protocol failure reading a reply (a *Error naming
+// the command whose reply failed): the session is lost, and the Envelope
+// holds the replies read before it. Addresses are checked before anything
+// is written: an invalid one is a *Error with ErrInvalidAddress and the
+// session is unchanged.
+func (c *Client) Envelope(from string, params, rcpts []string, pipeline bool) (*Envelope, error) {
+	if strings.ContainsAny(from, "\r\n\x00") {
+		return nil, &Error{Step: StepMail, Err: ErrInvalidAddress}
+	}
+	for _, to := range rcpts {
+		if strings.ContainsAny(to, "\r\n\x00") {
+			return nil, &Error{Step: StepRcpt, Err: ErrInvalidAddress}
+		}
+	}
+	ev := &Envelope{Rcpt: make([]error, 0, len(rcpts))}
+	mail := mailLine(from, params)
+	if pipeline {
+		c.queue(mail)
+		for _, to := range rcpts {
+			c.queue("RCPT TO:<" + to + ">")
+		}
+		c.queue("DATA")
+		if err := c.bw.Flush(); err != nil {
+			return ev, &Error{Step: StepMail, Err: err}
+		}
+		// The replies, in order. After a 421 the server is gone: the
+		// replies behind it are not read.
+		r, err := c.read(StepMail, 250)
+		if ev.Mail, err = replyOnly(err); err != nil {
+			return ev, err
+		}
+		if ev.Closing = r.Code == 421; ev.Closing {
+			return ev, nil
+		}
+		for range rcpts {
+			r, err := c.read(StepRcpt, 250)
+			rerr, err := replyOnly(err)
+			if err != nil {
+				return ev, err
+			}
+			ev.Rcpt = append(ev.Rcpt, rerr)
+			if ev.Closing = r.Code == 421; ev.Closing {
+				return ev, nil
+			}
+		}
+		r, err = c.read(StepData, 354)
+		if ev.Data, err = replyOnly(err); err != nil {
+			return ev, err
+		}
+		ev.DataSent, ev.DataOpen, ev.Closing = true, r.Code == 354, r.Code == 421
+		return ev, nil
+	}
+	r, err := c.cmd(StepMail, 250, mail)
+	if ev.Mail, err = replyOnly(err); err != nil {
+		return ev, err
+	}
+	if ev.Closing = r.Code == 421; ev.Mail != nil {
+		return ev, nil
+	}
+	for _, to := range rcpts {
+		r, err := c.cmd(StepRcpt, 250, "RCPT TO:<"+to+">")
+		rerr, err := replyOnly(err)
+		if err != nil {
+			return ev, err
+		}
+		ev.Rcpt = append(ev.Rcpt, rerr)
+		if ev.Closing = r.Code == 421; ev.Closing {
+			return ev, nil
+		}
+	}
+	if !ev.Accepted(len(rcpts)) {
+		return ev, nil
+	}
+	r, err = c.cmd(StepData, 354, "DATA")
+	if ev.Data, err = replyOnly(err); err != nil {
+		return ev, err
+	}
+	ev.DataSent, ev.DataOpen, ev.Closing = true, r.Code == 354, r.Code == 421
+	return ev, nil
+}
+
+// replyOnly splits a step's error into a reply refusal (the first result)
+// and a failure to read a reply (the second).
+func replyOnly(err error) (reply, fatal error) {
+	var re *ReplyError
+	if err == nil || errors.As(err, &re) {
+		return err, nil
+	}
+	return nil, err
+}
+
 // Data sends DATA, then body (dot-stuffed, line endings made CRLF) and the
 // final dot, and returns the server's verdict. Any 2xx verdict is success.
 // Failures up to the body are StepData; from the final dot on, StepDataEnd:
@@ -274,6 +411,13 @@ func (c *Client) Data(body io.WriterTo) (Reply, error) {
 	if _, err := c.cmd(StepData, 354, "DATA"); err != nil {
 		return Reply{}, err
 	}
+	return c.Body(body)
+}
+
+// Body sends the message after DATA's 354 (Envelope's DataOpen): body,
+// dot-stuffed with CRLF line endings, through the connection's fixed-size
+// buffer, then the final dot, and returns the server's verdict, as Data.
+func (c *Client) Body(body io.WriterTo) (Reply, error) {
 	dw := textproto.NewWriter(c.bw).DotWriter()
 	if _, err := body.WriteTo(dw); err != nil {
 		return Reply{}, &Error{Step: StepData, Err: err}
@@ -403,6 +547,13 @@ func (c *Client) readAny(step Step) (Reply, error) {
 		}
 	}
 	return r, nil
+}
+
+// queue buffers one command line without flushing it (pipelining).
+func (c *Client) queue(line string) {
+	c.logLine("client", line)
+	c.bw.WriteString(line)
+	c.bw.WriteString("\r\n")
 }
 
 // write sends one command line and flushes it.

@@ -1,10 +1,10 @@
-// Command gen rewrites the "Errors and what to do" section of the README,
+// Command gen rewrites the "Errors and what to do" section of docs/errors.md,
 // between the lines <!-- BEGIN GENERATED ERRORS --> and
 // <!-- END GENERATED ERRORS -->, from the catalogue in internal/catalog.
 //
 // Usage, from internal/catalog (go generate does this):
 //
-//	go run ./gen [-readme ../../README.md] [-check]
+//	go run ./gen [-readme ../../docs/errors.md] [-check]
 //
 // With -check it writes nothing and exits 1 if the section is stale.
 package main
@@ -17,7 +17,7 @@ import (
 )
 
 func main() {
-	readme := flag.String("readme", "../../README.md", "the README to update")
+	readme := flag.String("readme", "../../docs/errors.md", "the Markdown file to update (its generated section)")
 	check := flag.Bool("check", false, "only report whether the README is up to date")
 	flag.Parse()
 	if err := run(*readme, *check); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/o365smtp/o365smtp/internal/catalog"
 )
 
-const readmePath = "../../../README.md"
+const readmePath = "../../../docs/errors.md"
 
 // TestREADMEUpToDate fails when the README's generated errors section and
 // the catalogue disagree.

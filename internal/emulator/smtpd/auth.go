@@ -50,12 +50,16 @@ func (ss *session) handleAuth(arg string) {
 		}
 	}
 	if m == nil {
+		ss.refused(StageAuth, nil, false, []string{replyUnrecognizedAuth(ss.c.id)})
 		ss.reply(replyUnrecognizedAuth(ss.c.id))
 		return
 	}
+	ss.authing = true
+	defer func() { ss.authing = false }()
 	for {
 		challenge, done, reply := m.next(response)
 		if done {
+			ss.refused(StageAuth, nil, false, reply)
 			ss.reply(reply...)
 			return
 		}
@@ -103,6 +107,7 @@ func (ss *session) authXOAUTH2(resp []byte) []string {
 		return lines
 	}
 	user, token, err := parseXOAUTH2(resp)
+	ss.token = token
 	result := AuthFailed
 	if err == nil {
 		result = ss.s.cfg.Backend.Authenticate(strings.ToLower(user), token)
@@ -125,6 +130,7 @@ func (ss *session) authXOAUTH2(resp []byte) []string {
 		return []string{replyAuthFailed(ss.c.id)}
 	}
 	ss.user = mailbox
+	ss.tx.inTxn = true
 	ss.c.authenticated(mailbox)
 	return []string{replyAuthOK}
 }

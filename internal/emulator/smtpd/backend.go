@@ -64,7 +64,11 @@ type Message struct {
 	Data     []byte      // as received, dot-stuffing removed
 	Header   mail.Header // Data's header; empty if it has none that parses
 	Received time.Time   // when it was accepted
-	// Transport is "graph" for a message the emulator's Graph sendMail
-	// took; "" (SMTP) otherwise.
-	Transport string
+
+	// For the emulator's inbox: the session's transcript up to the reply
+	// that accepted the message (AUTH's payload redacted), the transport,
+	// and the bearer token it authenticated with.
+	Transcript []TranscriptLine
+	Transport  string
+	Token      string
 }

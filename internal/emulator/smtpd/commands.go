@@ -17,9 +17,13 @@ func (ss *session) handle(cmd, arg, line string) {
 	case cmd == "LHLO":
 		ss.reply(replyNotLMTP)
 	case cmd == "MAIL":
+		ss.noteRefusal, ss.noteStage = true, StageMail
 		ss.handleMail(arg)
+		ss.noteRefusal = false
 	case cmd == "RCPT":
+		ss.noteRefusal, ss.noteStage = true, StageRcpt
 		ss.handleRcpt(arg)
+		ss.noteRefusal = false
 	case cmd == "VRFY":
 		ss.reply(replyVRFY)
 	case cmd == "NOOP":

@@ -33,12 +33,14 @@ func (ss *session) handleData(arg string) {
 	}
 	defer ss.reset()
 	if lines, ok := ss.fault(StageData); !ok || lines != nil {
+		ss.refused(StageData, nil, true, lines)
 		ss.reply(lines...)
 		return
 	}
 	ss.reply(replyStartData)
 	r := newDataReader(ss.br, ss.s.cfg.MaxMessageBytes)
 	data, err := io.ReadAll(r)
+	ss.tx.add(true, "<the message: "+strconv.Itoa(len(data))+" bytes, then .>")
 	var verdict []string
 	switch {
 	case err == errTooLarge:
@@ -52,6 +54,7 @@ func (ss *session) handleData(arg string) {
 	}
 	r.limited = false
 	io.Copy(io.Discard, r) // up to the end of the message
+	ss.refused(StageDataEnd, data, true, verdict)
 	ss.reply(verdict...)
 }
 
@@ -82,6 +85,7 @@ func (ss *session) handleBDAT(arg string) {
 		return
 	}
 	if ss.bdatBytes+int64(size) > ss.s.cfg.MaxMessageBytes {
+		ss.refused(StageDataEnd, nil, true, []string{replyTooLarge})
 		ss.reply(replyTooLarge)
 		ss.discard(int64(size))
 		ss.reset()
@@ -102,6 +106,7 @@ func (ss *session) handleBDAT(arg string) {
 		return
 	}
 	verdict := ss.deliver(ss.bdat.Bytes())
+	ss.refused(StageDataEnd, ss.bdat.Bytes(), true, verdict)
 	ss.reset()
 	ss.reply(verdict...)
 }
@@ -134,16 +139,21 @@ func (ss *session) deliver(data []byte) []string {
 		return replyLines(r)
 	}
 	msg := Message{
-		ID:       msgIDPrefix + randHex(13),
-		Mailbox:  ss.user,
-		From:     ss.from,
-		To:       slices.Clone(ss.to),
-		Data:     slices.Clone(data),
-		Header:   header,
-		Received: time.Now(),
+		ID:        msgIDPrefix + randHex(13),
+		Mailbox:   ss.user,
+		From:      ss.from,
+		To:        slices.Clone(ss.to),
+		Data:      slices.Clone(data),
+		Header:    header,
+		Received:  time.Now(),
+		Transport: ss.transport(),
+		Token:     ss.token,
 	}
+	reply := []string{replyQueued(msg.ID)}
+	msg.Transcript = ss.tx.take(true, reply)
+	ss.tx.delivered++
 	ss.s.cfg.Backend.Deliver(msg)
-	return []string{replyQueued(msg.ID)}
+	return reply
 }
 
 // submitVerdict is the store's refusal of a whole message, or "": its size

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"time"
 )
 
 // The readers bound what a client can make the service hold: a line at
@@ -21,7 +22,8 @@ var (
 type lineLimitReader struct {
 	r     io.Reader
 	limit int
-	cur   int // bytes of the current line so far
+	cur   int       // bytes of the current line so far
+	last  time.Time // when the last bytes arrived (for Config.ReplyLatency)
 }
 
 // Read reads from the connection, counting line lengths.
@@ -30,6 +32,9 @@ func (l *lineLimitReader) Read(b []byte) (int, error) {
 		return 0, errTooLongLine
 	}
 	n, err := l.r.Read(b)
+	if n > 0 {
+		l.last = time.Now()
+	}
 	if err != nil || l.limit == 0 {
 		return n, err
 	}

@@ -84,6 +84,10 @@ type Config struct {
 	// refusals after the final dot, as Exchange does by seconds; zero
 	// means no delay.
 	Tarpit time.Duration
+	// ReplyLatency delays each reply until this long after the input it
+	// answers arrived, as a network round trip would: replies to pipelined
+	// commands, which arrive together, leave together. Zero: no delay.
+	ReplyLatency time.Duration
 	// Backend makes the tenant's decisions.
 	Backend Backend
 }

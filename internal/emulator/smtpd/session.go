@@ -44,6 +44,15 @@ type session struct {
 	binaryMIME   bool     // the last MAIL FROM had BODY=BINARYMIME
 	bdat         *bytes.Buffer
 	bdatBytes    int64 // the BDAT chunks' total size
+
+	// The transcript, for the emulator's inbox.
+	tx      transcript
+	authing bool   // reading AUTH responses: recorded as <redacted>
+	token   string // the bearer token of the last AUTH XOAUTH2
+	// noteRefusal makes the next reply, if a refusal, a refused attempt
+	// at noteStage.
+	noteRefusal bool
+	noteStage   Stage
 }
 
 func newSession(s *Server, c *conn) *session {
@@ -63,7 +72,7 @@ func newSession(s *Server, c *conn) *session {
 // newReader reads from nc afresh: the line count restarts, and what was
 // buffered is discarded.
 func (ss *session) newReader() {
-	ss.lim = &lineLimitReader{r: ss.nc, limit: MaxLineLength}
+	ss.lim = &lineLimitReader{r: ss.nc, limit: MaxLineLength, last: time.Now()}
 	ss.br = bufio.NewReader(ss.lim)
 	ss.tr = textproto.NewReader(ss.br)
 }
@@ -196,7 +205,15 @@ func (ss *session) readLine() (string, error) {
 	if err := ss.nc.SetReadDeadline(time.Now().Add(idle)); err != nil {
 		return "", err
 	}
-	return ss.tr.ReadLine()
+	line, err := ss.tr.ReadLine()
+	if err == nil {
+		if ss.authing {
+			ss.tx.add(true, "<redacted>")
+		} else {
+			ss.tx.add(true, redactCommand(line))
+		}
+	}
+	return line, err
 }
 
 // reply writes a reply's lines. A reply with code 421 closes the
@@ -205,8 +222,21 @@ func (ss *session) reply(lines ...string) {
 	if ss.closed || len(lines) == 0 {
 		return
 	}
+	if lat := ss.s.cfg.ReplyLatency; lat > 0 {
+		// The input this answers arrived at lim.last (a pipelined
+		// command's with the others of its batch).
+		if !ss.s.sleep(time.Until(ss.lim.last.Add(lat))) {
+			ss.drop()
+			return
+		}
+	}
+	if ss.noteRefusal {
+		ss.noteRefusal = false
+		ss.refused(ss.noteStage, nil, false, lines)
+	}
 	var b bytes.Buffer
 	for _, l := range lines {
+		ss.tx.add(false, l)
 		b.WriteString(l)
 		b.WriteString("\r\n")
 	}
