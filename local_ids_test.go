@@ -24,7 +24,7 @@ func TestLocalIDsExist(t *testing.T) {
 	for _, d := range catalog.LocalDocs() {
 		known[d.ID] = false
 	}
-	idRE := regexp.MustCompile(`^(config|env|message|sender|token|smtp|tls|verify)\.[a-z0-9_]+$`)
+	idRE := regexp.MustCompile(`^(config|env|message|sender|token|smtp|tls|verify|graph)\.[a-z0-9_]+$`)
 	fset := token.NewFileSet()
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
