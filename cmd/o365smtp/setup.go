@@ -28,10 +28,6 @@ script is only printed. Without a credential no network is used.`, true)
 	if code, ok := parseOutcome(fs, err, stdout, stderr); !ok {
 		return code
 	}
-	if cfg.Transport != o365smtp.TransportSMTP {
-		fmt.Fprintf(stderr, "setup-script: failed: the script for transport %s is not written yet: this version prints the setup of transport smtp only\n", cfg.Transport)
-		return exitFailure
-	}
 
 	var c jwtclaims.Claims
 	var tokenNote string // why the oid is unknown, for the script
@@ -45,7 +41,16 @@ script is only printed. Without a credential no network is used.`, true)
 		c, tokenNote = tokenClaims(tctx, cfg, stderr)
 		cancel()
 	}
-	writeSetupScript(stdout, cfg, c, tokenNote, from)
+	switch cfg.Transport {
+	case o365smtp.TransportGraph:
+		writeGraphSetupScript(stdout, cfg, c, tokenNote, from)
+	case o365smtp.TransportAuto:
+		writeSetupScript(stdout, cfg, c, tokenNote, from)
+		fmt.Fprintln(stdout)
+		writeGraphSetupScript(stdout, cfg, c, tokenNote, from)
+	default:
+		writeSetupScript(stdout, cfg, c, tokenNote, from)
+	}
 	return exitOK
 }
 

@@ -146,8 +146,9 @@ func TestSetupScriptTransport(t *testing.T) {
 	for _, tc := range refusedTransports {
 		env["O365SMTP_TRANSPORT"] = tc.env
 		res := runInProcess(t, env, append([]string{"setup-script"}, tc.args...)...)
-		if res.code != 1 || !strings.Contains(res.stderr, "not written yet") || res.stdout != "" {
-			t.Errorf("setup-script %q with O365SMTP_TRANSPORT=%q: %v, want exit 1 and no script", tc.args, tc.env, res)
+		if res.code != 0 || !strings.Contains(res.stdout, `New-ManagementRoleAssignment -App `) || !strings.Contains(res.stdout, `-Role "Application Mail.Send"`) ||
+			!strings.Contains(res.stdout, "Test-ServicePrincipalAuthorization") || !strings.Contains(res.stdout, "New-ManagementScope") {
+			t.Errorf("setup-script %q with O365SMTP_TRANSPORT=%q: %v, want the Graph script", tc.args, tc.env, res)
 		}
 	}
 	env["O365SMTP_TRANSPORT"] = "ews"

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/o365smtp/o365smtp"
+	"github.com/o365smtp/o365smtp/internal/jwtclaims"
+)
+
+// writeGraphSetupScript prints the Entra and Exchange steps for sending
+// with Microsoft Graph, Mail.Send scoped to the mailbox with RBAC for
+// Applications.
+func writeGraphSetupScript(w io.Writer, cfg o365smtp.Config, c jwtclaims.Claims, tokenNote string, from []string) {
+	clientID := psValue(cfg.ClientID, phClientID)
+	mailbox := psValue(cfg.Mailbox, phMailbox)
+	oid := psValue(c.OID, phOID)
+	name := "o365smtp"
+	if cfg.Mailbox != "" {
+		name += " " + cfg.Mailbox
+	}
+	filterMailbox := strings.ReplaceAll(oneLine(cfg.Mailbox), "'", "''")
+	if cfg.Mailbox == "" {
+		filterMailbox = phMailbox
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("# Setup for sending as %s with Microsoft Graph (sendMail, application permission Mail.Send).", oneLine(orDefault(cfg.Mailbox, "the mailbox")))
+	p("# Printed by 'o365smtp setup-script --transport graph'. Review it, then run it in PowerShell as an Exchange administrator.")
+	p("#")
+	p("# Tenant (Directory) ID:     %s", oneLine(orDefault(cfg.TenantID, phTenant)))
+	p("# Application (client) ID:   %s", oneLine(orDefault(cfg.ClientID, phClientID)))
+	p("# Mailbox:                   %s", oneLine(orDefault(cfg.Mailbox, phMailbox)))
+	if c.OID != "" {
+		p("# Service principal object ID: %s   (read from the access token's oid claim)", oneLine(c.OID))
+	} else {
+		p("# Service principal object ID: %s   (unknown: %s)", phOID, oneLine(tokenNote))
+		p("#   Find it in the Entra admin center: Enterprise applications > the app > Overview > Object ID (not the App registration's).")
+	}
+	p("#")
+	p("# Entra: EITHER grant Microsoft Graph > Application permissions > Mail.Send with admin consent")
+	p("# (the app may then send as EVERY mailbox), OR grant nothing in Entra and scope the permission")
+	p("# to this mailbox in Exchange with RBAC for Applications, below. Grants add up: an Entra consent")
+	p("# defeats the scope.")
+	p("")
+	p("Connect-ExchangeOnline")
+	p("New-ServicePrincipal -AppId %s -ObjectId %s -DisplayName %s", clientID, oid, psQuote(name))
+	p("New-ManagementScope -Name %s -RecipientRestrictionFilter %s", psQuote(name+" scope"), psQuote("PrimarySmtpAddress -eq '"+filterMailbox+"'"))
+	p("New-ManagementRoleAssignment -App %s -Role \"Application Mail.Send\" -CustomResourceScope %s", clientID, psQuote(name+" scope"))
+	p("Test-ServicePrincipalAuthorization -Identity %s -Resource %s", clientID, mailbox)
+	for _, a := range from {
+		if !strings.EqualFold(a, cfg.Mailbox) {
+			p("Add-RecipientPermission -Identity %s -Trustee %s -AccessRights SendAs -Confirm:$false", psValue(a, phMailbox), mailbox)
+		}
+	}
+	p("")
+	p("# Changes take up to an hour to apply. Then: o365smtp verify --transport graph")
+}
