@@ -110,6 +110,11 @@ func markdown() string {
 				rows = append(rows, replyRowMarkdown(r))
 			}
 		}
+		for _, r := range catalog.GraphDocs() {
+			if r.Kind == k.Value {
+				rows = append(rows, graphRowMarkdown(r))
+			}
+		}
 		for _, r := range catalog.LocalDocs() {
 			if r.Kind == k.Value {
 				rows = append(rows, row("found locally (`"+r.ID+"`)", r.Doc, "", r.Retry, r.Hint))
@@ -118,7 +123,7 @@ func markdown() string {
 		if len(rows) == 0 {
 			continue
 		}
-		b.WriteString("\n| Reply, Entra error or local failure | Meaning | Retried | What to do |\n|---|---|---|---|\n")
+		b.WriteString("\n| Reply, Entra or Graph error, or local failure | Meaning | Retried | What to do |\n|---|---|---|---|\n")
 		for _, r := range rows {
 			b.WriteString(r)
 		}
@@ -151,6 +156,27 @@ func replyRowMarkdown(r catalog.ReplyDoc) string {
 		when.WriteString(" at " + strings.ToUpper(strings.ReplaceAll(r.Stages, " ", ", ")))
 	}
 	return row(when.String(), r.Doc, r.Example, r.Retry, r.Hint)
+}
+
+func graphRowMarkdown(r catalog.GraphDoc) string {
+	when := "Graph HTTP " + r.Status
+	if r.Status == "" {
+		when = "Graph"
+	}
+	if r.Code != "" {
+		when += " `" + r.Code + "`"
+	}
+	if r.Status == "" && r.Code == "" {
+		when = "any other Graph error"
+	}
+	if len(r.Text) > 0 {
+		q := make([]string, len(r.Text))
+		for i, t := range r.Text {
+			q[i] = "\"" + cell(t) + "\""
+		}
+		when += " containing " + strings.Join(q, " or ")
+	}
+	return row(when, r.Doc, r.Example, r.Retry, r.Hint)
 }
 
 func tokenRowMarkdown(r catalog.TokenDoc) string {
