@@ -291,3 +291,24 @@ func TestAutoBothRefused(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestGraphConcurrencySlots: 12 concurrent Sends stay within Graph's 4
+// concurrent requests per mailbox (the emulator answers a fifth with 429
+// MailboxConcurrency), so none is throttled.
+func TestGraphConcurrencySlots(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s := graphSender(t, srv, o365smtp.TransportGraph)
+	errs := make(chan error, 12)
+	for range 12 {
+		go func() { errs <- s.Send(context.Background(), graphMsg(t, "a@example.com")) }()
+	}
+	for range 12 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if st := s.Stats(); st.Sent != 12 || st.Retries != 0 || st.TokenRequests != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
