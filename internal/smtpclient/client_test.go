@@ -705,8 +705,10 @@ func TestGrace(t *testing.T) {
 					return
 				}
 				close(gotDot)
-				if s.wait(release) {
-					// With no grace the client is gone: the write may fail.
+				if s.wait(release) && grace > 0 {
+					// (Without a grace the verdict is not sent at all: a
+					// reply racing the aborted read would make the
+					// outcome depend on the scheduler.)
 					io.WriteString(s.conn, "250 2.6.0 Queued mail for delivery\r\n")
 				}
 				s.drain()

@@ -29,9 +29,11 @@ type deadlineConn struct {
 func (w *deadlineConn) effective(t time.Time) time.Time {
 	limit := w.limit
 	if w.canceled {
-		if w.inGrace {
+		if w.inGrace && w.grace > 0 {
 			return time.Now().Add(w.grace)
 		}
+		// A deadline in the past takes effect at once; "now" would race
+		// the runtime's timer against data already on its way.
 		return time.Unix(1, 0)
 	}
 	if !limit.IsZero() && w.inGrace {
