@@ -106,9 +106,10 @@ type Error struct {
 	// Kind is the class of failure; never empty.
 	Kind Kind
 	// Op is the step that failed: "config", "message", "token", "connect",
-	// "tls", "auth", "mail", "rcpt", "data" or "shutdown".
+	// "tls", "auth", "mail", "rcpt", "data", "graph" (a Microsoft Graph
+	// request) or "shutdown".
 	Op string
-	// Code is the SMTP reply code, or 0.
+	// Code is the SMTP reply code, or for Op "graph" the HTTP status, or 0.
 	Code int
 	// EnhancedCode is the RFC 3463 enhanced status code, such as "5.7.60",
 	// or "".

@@ -298,3 +298,60 @@ func setEmulatorEnv(srv *o365smtptest.Server) (restore func()) {
 		os.RemoveAll(dir)
 	}
 }
+
+// With TransportGraph the same message goes through Microsoft Graph's
+// sendMail, for tenants where SMTP AUTH is off (the app needs Mail.Send).
+func ExampleConfig_transportGraph() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	cfg := srv.Config() // GraphURL points at the emulator; GraphScope stays Graph's
+	cfg.Transport = o365smtp.TransportGraph
+	sender, err := o365smtp.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sender.Close()
+
+	msg := mail.NewMsg()
+	msg.To("alice@example.net")
+	msg.Subject("Build 1234 passed")
+	msg.SetBodyString(mail.TypeTextPlain, "All green.")
+	if err := sender.Send(context.Background(), msg); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("delivered over", srv.Messages()[0].Transport)
+	// Output: delivered over graph
+}
+
+// TransportAuto sends over SMTP until Exchange answers that SMTP AUTH is
+// disabled (535 5.7.139), then over Graph from that message on.
+func ExampleConfig_transportAuto() {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	srv.SetSMTPAuthDisabledForTenant(true)
+	cfg := srv.Config()
+	cfg.Transport = o365smtp.TransportAuto
+	sender, err := o365smtp.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sender.Close()
+
+	for _, subject := range []string{"first", "second"} {
+		msg := mail.NewMsg()
+		msg.To("alice@example.net")
+		msg.Subject(subject)
+		msg.SetBodyString(mail.TypeTextPlain, "All green.")
+		if err := sender.Send(context.Background(), msg); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for _, m := range srv.Messages() {
+		fmt.Println(m.Header.Get("Subject"), "over", m.Transport)
+	}
+	fmt.Println("now:", sender.Stats().Transport)
+	// Output:
+	// first over graph
+	// second over graph
+	// now: graph
+}
