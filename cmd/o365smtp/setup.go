@@ -106,20 +106,7 @@ func writeSetupScript(w io.Writer, cfg o365smtp.Config, c jwtclaims.Claims, toke
 	}
 	filter := psQuote("PrimarySmtpAddress -eq '" + filterMailbox + "'")
 
-	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("# Exchange Online setup for sending as %s with app-only OAuth 2.0 (SMTP AUTH XOAUTH2).", oneLine(orDefault(cfg.Mailbox, "the mailbox")))
-	p("# Printed by 'o365smtp setup-script'. Review it, then run it in PowerShell as an Exchange administrator.")
-	p("#")
-	p("# Tenant (Directory) ID:     %s", oneLine(orDefault(cfg.TenantID, phTenant)))
-	p("# Application (client) ID:   %s   (App registrations > the app > Overview)", oneLine(orDefault(cfg.ClientID, phClientID)))
-	p("# Mailbox:                   %s", oneLine(orDefault(cfg.Mailbox, phMailbox)))
-	if c.OID != "" {
-		p("# Service principal object ID: %s   (read from the access token's oid claim)", oneLine(c.OID))
-	} else {
-		p("# Service principal object ID: %s   (unknown: %s)", phOID, oneLine(tokenNote))
-		p("#   Find it in the Microsoft Entra admin center: Enterprise applications > the app > Overview > Object ID,")
-		p("#   or run 'o365smtp setup-script' with the app's credential set, which reads it from a token.")
-	}
+	p := scriptHeader(w, cfg, c, tokenNote, "app-only OAuth 2.0 (SMTP AUTH XOAUTH2)", "o365smtp setup-script")
 	if c.AppID != "" && cfg.ClientID != "" && !strings.EqualFold(c.AppID, cfg.ClientID) {
 		p("# WARNING: the token's appid %s is not the configured client ID.", oneLine(c.AppID))
 	}
@@ -221,4 +208,25 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// scriptHeader writes the comment block both setup scripts start with
+// (the IDs, and where to find the service principal's object ID) and
+// returns the line printer for the rest.
+func scriptHeader(w io.Writer, cfg o365smtp.Config, c jwtclaims.Claims, tokenNote, what, command string) func(format string, args ...any) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("# Exchange Online setup for sending as %s with %s.", oneLine(orDefault(cfg.Mailbox, "the mailbox")), what)
+	p("# Printed by '%s'. Review it, then run it in PowerShell as an Exchange administrator.", command)
+	p("#")
+	p("# Tenant (Directory) ID:     %s", oneLine(orDefault(cfg.TenantID, phTenant)))
+	p("# Application (client) ID:   %s   (App registrations > the app > Overview)", oneLine(orDefault(cfg.ClientID, phClientID)))
+	p("# Mailbox:                   %s", oneLine(orDefault(cfg.Mailbox, phMailbox)))
+	if c.OID != "" {
+		p("# Service principal object ID: %s   (read from the access token's oid claim)", oneLine(c.OID))
+	} else {
+		p("# Service principal object ID: %s   (unknown: %s)", phOID, oneLine(tokenNote))
+		p("#   Find it in the Microsoft Entra admin center: Enterprise applications > the app > Overview > Object ID,")
+		p("#   or run '%s' with the app's credential set, which reads it from a token.", command)
+	}
+	return p
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"strings"
 
@@ -24,19 +23,7 @@ func writeGraphSetupScript(w io.Writer, cfg o365smtp.Config, c jwtclaims.Claims,
 	if cfg.Mailbox == "" {
 		filterMailbox = phMailbox
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("# Setup for sending as %s with Microsoft Graph (sendMail, application permission Mail.Send).", oneLine(orDefault(cfg.Mailbox, "the mailbox")))
-	p("# Printed by 'o365smtp setup-script --transport graph'. Review it, then run it in PowerShell as an Exchange administrator.")
-	p("#")
-	p("# Tenant (Directory) ID:     %s", oneLine(orDefault(cfg.TenantID, phTenant)))
-	p("# Application (client) ID:   %s", oneLine(orDefault(cfg.ClientID, phClientID)))
-	p("# Mailbox:                   %s", oneLine(orDefault(cfg.Mailbox, phMailbox)))
-	if c.OID != "" {
-		p("# Service principal object ID: %s   (read from the access token's oid claim)", oneLine(c.OID))
-	} else {
-		p("# Service principal object ID: %s   (unknown: %s)", phOID, oneLine(tokenNote))
-		p("#   Find it in the Entra admin center: Enterprise applications > the app > Overview > Object ID (not the App registration's).")
-	}
+	p := scriptHeader(w, cfg, c, tokenNote, "Microsoft Graph (sendMail, application permission Mail.Send)", "o365smtp setup-script --transport graph")
 	p("#")
 	p("# Entra: EITHER grant Microsoft Graph > Application permissions > Mail.Send with admin consent")
 	p("# (the app may then send as EVERY mailbox), OR grant nothing in Entra and scope the permission")
