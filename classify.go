@@ -234,7 +234,7 @@ func (c *cachedSource) identityError(ie *identityError, secrets *redact.Set) *Er
 		case status == http.StatusTooManyRequests || status == http.StatusGone || status >= 500:
 			id = "token.mi_unavailable"
 		}
-		e := localError(id, msg, v, &httpStatusError{status: status})
+		e := localError(id, msg, v, &httpStatusError{service: "identity endpoint", status: status})
 		e.retryAfter = retryAfter(ce.Resp.Header.Get("Retry-After"), c.clock.Now())
 		return e
 	}
@@ -310,7 +310,7 @@ func (c *cachedSource) entraError(resp *http.Response, secrets *redact.Set) *Err
 	}
 	tc := catalog.ClassifyToken(resp.StatusCode, body)
 	e := &Error{Kind: Kind(tc.Kind), Op: "token", AADSTS: tc.AADSTS, Message: excerpt(secrets, tc.Message),
-		Hint: tc.Hint(c.hints), Err: &httpStatusError{status: resp.StatusCode, oauthErr: tc.Error}, retry: retryOf(tc.Retry)}
+		Hint: tc.Hint(c.hints), Err: &httpStatusError{service: "token endpoint", status: resp.StatusCode, code: tc.Error}, retry: retryOf(tc.Retry)}
 	e.retryAfter = retryAfter(resp.Header.Get("Retry-After"), c.clock.Now())
 	return e
 }
@@ -370,17 +370,19 @@ func retryOf(r catalog.Retry) retryClass {
 	return retryNever
 }
 
-// httpStatusError is the cause of a token endpoint error: the HTTP status and
-// the OAuth error, nothing that could hold a secret.
+// httpStatusError is the cause of an error an HTTP service answered (the
+// token endpoint, Graph): who, the status and the service's error code,
+// nothing that could hold a secret.
 type httpStatusError struct {
-	status   int
-	oauthErr string
+	service string // "token endpoint", "Graph"
+	status  int
+	code    string // the OAuth error or Graph's error code
 }
 
 func (e *httpStatusError) Error() string {
-	s := fmt.Sprintf("token endpoint answered HTTP %d", e.status)
-	if e.oauthErr != "" {
-		s += " " + e.oauthErr
+	s := fmt.Sprintf("%s answered HTTP %d", e.service, e.status)
+	if e.code != "" {
+		s += " " + e.code
 	}
 	return s
 }

@@ -190,26 +190,11 @@ func (t *graphTransport) responseError(resp *graphclient.Response, from, token s
 	g := catalog.ClassifyGraph(resp.Status, resp.Body, resp.RequestID)
 	secrets := redact.New(token)
 	e := &Error{Kind: Kind(g.Kind), Op: "graph", Code: resp.Status, Message: secrets.String(g.Message),
-		Hint: g.Hint(t.graphValues(from)), Err: &graphStatusError{status: resp.Status, code: g.Code}, retry: retryOf(g.Retry)}
+		Hint: g.Hint(t.graphValues(from)), Err: &httpStatusError{service: "Graph", status: resp.Status, code: g.Code}, retry: retryOf(g.Retry)}
 	if resp.Status == 429 || resp.Status == 503 {
 		e.retryAfter = retryAfter(resp.Header.Get("Retry-After"), t.r.clock.Now())
 	}
 	return e, g.Refresh
-}
-
-// graphStatusError is the cause of a Graph error: the HTTP status and
-// Graph's error code.
-type graphStatusError struct {
-	status int
-	code   string
-}
-
-func (e *graphStatusError) Error() string {
-	s := fmt.Sprintf("Graph answered HTTP %d", e.status)
-	if e.code != "" {
-		s += " " + e.code
-	}
-	return s
 }
 
 // autoTransport sends over SMTP until Exchange answers that SMTP AUTH is

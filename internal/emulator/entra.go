@@ -439,23 +439,11 @@ func (s *Server) verifyClientAssertion(t *tenantState, assertion string) *tokenE
 	thumb := ""
 	switch {
 	case unverified.Header["x5t#S256"] != nil:
-		want, _ := unverified.Header["x5t#S256"].(string)
-		thumb = want
-		for _, c := range t.certs {
-			sum := sha256.Sum256(c.Raw)
-			if thumbprintMatches(want, sum[:]) {
-				candidates = append(candidates, c)
-			}
-		}
+		thumb, _ = unverified.Header["x5t#S256"].(string)
+		candidates = certsByThumbprint(t.certs, thumb, func(b []byte) []byte { s := sha256.Sum256(b); return s[:] })
 	case unverified.Header["x5t"] != nil:
-		want, _ := unverified.Header["x5t"].(string)
-		thumb = want
-		for _, c := range t.certs {
-			sum := sha1.Sum(c.Raw)
-			if thumbprintMatches(want, sum[:]) {
-				candidates = append(candidates, c)
-			}
-		}
+		thumb, _ = unverified.Header["x5t"].(string)
+		candidates = certsByThumbprint(t.certs, thumb, func(b []byte) []byte { s := sha1.Sum(b); return s[:] })
 	default:
 		candidates = t.certs
 	}
@@ -610,4 +598,16 @@ func (s *Server) issueTokenFor(t *tenantState, acr, resource, appid, oid string,
 	s.issued = append(s.issued, signed)
 	s.mu.Unlock()
 	return signed, nil
+}
+
+// certsByThumbprint returns the certificates whose thumbprint (sum of the
+// DER) matches the assertion header's want.
+func certsByThumbprint(certs []*x509.Certificate, want string, sum func([]byte) []byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range certs {
+		if thumbprintMatches(want, sum(c.Raw)) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
