@@ -67,6 +67,12 @@ func localError(id, msg string, v catalog.Values, cause error) *Error {
 	return &Error{Kind: Kind(l.Kind), Op: l.Op, Message: msg, Hint: l.Hint(v), Err: cause, retry: retryOf(l.Retry)}
 }
 
+// renderError is the ErrInvalidMessage of a message that cannot be
+// rendered, or whose attachment cannot be read (stream.go).
+func renderError(err error) *Error {
+	return localError("message.render", "the message cannot be rendered: "+err.Error(), catalog.Values{}, err)
+}
+
 // configError is the ErrConfig of row id, about the Config itself.
 func configError(id, msg string) *Error { return localError(id, msg, catalog.Values{}, nil) }
 
@@ -422,6 +428,12 @@ func (t *smtpTransport) sessionError(ctx context.Context, err error, refused []s
 	var re *smtpclient.ReplyError
 	if errors.As(err, &re) {
 		return t.replyError(re.Step, re.Reply, refused, from)
+	}
+	var src *sourceError
+	if errors.As(err, &src) {
+		// An attachment failed while streaming: the final dot was not
+		// sent, so the server has no message.
+		return renderError(src)
 	}
 	step := smtpclient.StepGreeting
 	var se *smtpclient.Error

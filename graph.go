@@ -108,22 +108,29 @@ func graphRequestID(r *graphclient.Response) string {
 // out of the rendered message; Graph takes the recipients from the MIME
 // and drops Bcc), in base64.
 func graphBody(env *envelope) ([]byte, *Error) {
-	data := env.data
+	var bccHeader []byte
 	if bcc := blindRecipients(env); len(bcc) > 0 {
-		data = append([]byte("Bcc: "+strings.Join(bcc, ", ")+"\r\n"), env.data...)
+		bccHeader = []byte("Bcc: " + strings.Join(bcc, ", ") + "\r\n")
 	}
-	n := base64.StdEncoding.EncodedLen(len(data))
-	if n > graphclient.MaxRequest {
-		return nil, localError("graph.too_large", fmt.Sprintf("the message is %d bytes, %d in base64: a Graph sendMail request may be at most %d", len(data), n, graphclient.MaxRequest), catalog.Values{}, nil)
+	// The MIME is rendered into memory only when its base64 fits in one
+	// request.
+	size := int64(len(bccHeader)) + env.size
+	data, ok, err := env.render(bccHeader, int64(graphclient.MaxRequest)/4*3)
+	if !ok {
+		n := (size + 2) / 3 * 4
+		return nil, localError("graph.too_large", fmt.Sprintf("the message is %d bytes, %d in base64: a Graph sendMail request may be at most %d", size, n, graphclient.MaxRequest), catalog.Values{}, nil)
 	}
-	out := make([]byte, n)
+	if err != nil {
+		return nil, renderError(err)
+	}
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(data)))
 	base64.StdEncoding.Encode(out, data)
 	return out, nil
 }
 
 // blindRecipients are env's recipients that neither To nor Cc names.
 func blindRecipients(env *envelope) []string {
-	m, err := mail.ReadMessage(bytes.NewReader(env.data))
+	m, err := mail.ReadMessage(bytes.NewReader(env.head()))
 	if err != nil {
 		return nil
 	}

@@ -91,9 +91,18 @@ func newSender(r *resolved) (*Sender, error) {
 
 // Send submits one message. A message with neither From nor an envelope
 // sender gets From = Mailbox; the envelope sender is the envelope from if
-// set, else From. Before the first attempt Send renders the message once,
-// which sets Date and Message-ID if they are missing, so retries carry the
-// same Message-ID; do not send one *mail.Msg from two goroutines at once.
+// set, else From. Before the first attempt Send sets Date and Message-ID
+// if they are missing and renders the message once, so retries carry the
+// same Message-ID and the same bytes; do not send one *mail.Msg from two
+// goroutines at once.
+//
+// Attachments and embeds are streamed: their content is read and encoded
+// into the connection on each attempt (and read once before, to count the
+// message's size), so memory does not grow with their size. Their content
+// must read the same each time (a file must not change during Send; an
+// attachment that changed fails the attempt before the message is
+// complete, with ErrInvalidMessage). A message with middleware, S/MIME or
+// DKIM signing is rendered into memory instead. See docs/performance.md.
 //
 // Send returns nil only if the server accepted the message, and every error
 // is an *Error. Its policy, all within ctx:
@@ -141,11 +150,16 @@ func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
 	return nil
 }
 
-// envelope is a rendered message.
+// envelope is a prepared message: its envelope addresses, and its data,
+// streamed from a skeleton (stream.go) or, where streaming cannot
+// reproduce go-mail's rendering, rendered once into data.
 type envelope struct {
 	from     string
 	rcpts    []string
-	data     []byte
+	msg      *mail.Msg
+	skel     *skeleton // the streamed rendering; nil: data holds it
+	data     []byte    // the buffered rendering; nil when streamed
+	size     int64     // the rendered message's length in bytes
 	hdrFrom  string
 	utf8     bool // an envelope address is not ASCII: MAIL needs SMTPUTF8
 	eightBit bool // the data has 8-bit bytes: MAIL says BODY=8BITMIME
@@ -276,16 +290,32 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 	for i, rc := range rcpts {
 		rcpts[i] = strings.Trim(rc, "<>")
 	}
-	env := &envelope{from: from, rcpts: rcpts, hdrFrom: from}
+	env := &envelope{from: from, rcpts: rcpts, hdrFrom: from, msg: msg}
 	if f := msg.GetFrom(); len(f) > 0 {
 		env.hdrFrom = f[0].Address
 	}
+	// Date and Message-ID are fixed now, as go-mail's first rendering
+	// would fix them, so that every attempt carries the same ones.
+	if len(msg.GetGenHeader(mail.HeaderDate)) == 0 {
+		msg.SetDate()
+	}
+	if msg.GetMessageID() == "" {
+		msg.SetMessageID()
+	}
+	env.utf8 = !isASCII(from) || slices.ContainsFunc(rcpts, func(r string) bool { return !isASCII(r) })
+	sk, ok, err := renderSkeleton(msg)
+	if err != nil {
+		return nil, renderError(err)
+	}
+	if ok {
+		env.skel, env.size, env.eightBit = sk, sk.size(), !isASCII(sk.text)
+		return env, nil
+	}
 	var buf bytes.Buffer
 	if _, err := msg.WriteTo(&buf); err != nil {
-		return nil, localError("message.render", "the message cannot be rendered: "+err.Error(), catalog.Values{}, err)
+		return nil, renderError(err)
 	}
-	env.data = buf.Bytes()
-	env.utf8 = !isASCII(from) || slices.ContainsFunc(rcpts, func(r string) bool { return !isASCII(r) })
+	env.data, env.size = buf.Bytes(), int64(buf.Len())
 	env.eightBit = !isASCII(env.data)
 	return env, nil
 }

@@ -127,8 +127,8 @@ const (
 
 // transact runs MAIL, RCPT, DATA and RSET for env on c.
 func (t *smtpTransport) transact(ctx context.Context, c *conn, env *envelope, tr *Trace) (*Error, sessionState) {
-	if c.size > 0 && int64(len(env.data)) > c.size {
-		return localError("message.too_large", fmt.Sprintf("the message is %d bytes; the server accepts at most %d", len(env.data), c.size), catalog.Values{}, nil), sessionOK
+	if c.size > 0 && env.size > c.size {
+		return localError("message.too_large", fmt.Sprintf("the message is %d bytes; the server accepts at most %d", env.size, c.size), catalog.Values{}, nil), sessionOK
 	}
 	params, perr := env.mailParams(c)
 	if perr != nil {
