@@ -50,6 +50,7 @@ type conn struct {
 	// pipelining: PIPELINING advertised (RFC 2920): MAIL, RCPT and DATA
 	// go out in one write.
 	pipelining bool
+	chunking   bool // CHUNKING advertised (RFC 3030): BDAT
 	reused     bool
 }
 
@@ -166,6 +167,7 @@ func (t *smtpTransport) handshake(ctx context.Context, sc *smtpclient.Client, to
 	c.utf8, _ = sc.Extension("SMTPUTF8")
 	c.eightBit, _ = sc.Extension("8BITMIME")
 	c.pipelining, _ = sc.Extension("PIPELINING")
+	c.chunking, _ = sc.Extension("CHUNKING")
 	if !tok.ExpiresOn.IsZero() {
 		if t := refreshAt(tok.ExpiresOn, now); t.Before(c.retireAt) {
 			c.retireAt = t

@@ -14,3 +14,8 @@ func StreamPlan(s *Sender, msg *mail.Msg) (files int, size int64, err error) {
 	}
 	return files, env.size, nil
 }
+
+// SetBDAT makes s send each message with BDAT n LAST pipelined behind MAIL
+// and RCPT where the server offers CHUNKING and PIPELINING (for the
+// benchmarks; never the default).
+func SetBDAT(s *Sender, on bool) { s.smtp.bdat = on }

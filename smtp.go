@@ -28,6 +28,12 @@ type smtpTransport struct {
 	*core
 	pool  *pool
 	dials atomic.Int64 // sessions dialled
+	// bdat sends each message with BDAT n LAST pipelined behind MAIL and
+	// RCPT (one round trip) where the server offers CHUNKING and
+	// PIPELINING. It is off and set only by the benchmarks
+	// (export_stream_test.go): a refused recipient among accepted ones
+	// would get the message to the accepted ones (docs/performance.md).
+	bdat bool
 }
 
 // sessionCacheSize is the number of TLS sessions kept for resumption: one
@@ -136,35 +142,15 @@ func (t *smtpTransport) transact(ctx context.Context, c *conn, env *envelope, tr
 	}
 	sc := c.c
 	fail := func(err error, refused []string) *Error { return t.sessionError(ctx, err, refused, env.hdrFrom) }
+	if t.bdat && c.pipelining && c.chunking {
+		return t.transactChunk(c, env, params, tr, fail)
+	}
 	// MAIL, every RCPT and DATA: one round trip when the server pipelines.
 	ev, ioErr := sc.Envelope(env.from, params, env.rcpts, c.pipelining)
 	if ev == nil { // an invalid address: nothing was sent
 		return fail(ioErr, nil), sessionOK
 	}
-	// The first refusal, in the order of the commands, is the error; a
-	// refused recipient makes the message go to no one, and the Error
-	// lists every refused one.
-	var e *Error
-	var refused []string
-	var firstRefusal error
-	for i, err := range ev.Rcpt {
-		if err != nil {
-			refused = append(refused, env.rcpts[i])
-			if firstRefusal == nil {
-				firstRefusal = err
-			}
-		}
-	}
-	switch {
-	case ev.Mail != nil:
-		e = fail(ev.Mail, nil)
-	case firstRefusal != nil:
-		e = fail(firstRefusal, refused)
-	case ev.Data != nil:
-		e = fail(ev.Data, nil)
-	case ioErr != nil:
-		e = fail(ioErr, nil)
-	}
+	e := envelopeError(ev, env, ioErr, fail)
 	switch {
 	case e == nil && ev.DataOpen:
 		// Every command accepted: the message follows.
@@ -195,6 +181,57 @@ func (t *smtpTransport) transact(ctx context.Context, c *conn, env *envelope, tr
 	// second verdict, say) means the session is out of step: never reuse it.
 	if sc.Idle() != nil {
 		return nil, sessionDead // delivered; only the session is in doubt
+	}
+	return nil, sessionOK
+}
+
+// envelopeError is the Error of a transaction's replies: the first
+// refusal, in the order of the commands, or else the I/O failure. A
+// refused recipient makes the message go to no one, and the Error lists
+// every refused one.
+func envelopeError(ev *smtpclient.Envelope, env *envelope, ioErr error, fail func(error, []string) *Error) *Error {
+	var refused []string
+	var firstRefusal error
+	for i, err := range ev.Rcpt {
+		if err != nil {
+			refused = append(refused, env.rcpts[i])
+			if firstRefusal == nil {
+				firstRefusal = err
+			}
+		}
+	}
+	switch {
+	case ev.Mail != nil:
+		return fail(ev.Mail, nil)
+	case firstRefusal != nil:
+		return fail(firstRefusal, refused)
+	case ev.Data != nil:
+		return fail(ev.Data, nil)
+	case ioErr != nil:
+		return fail(ioErr, nil)
+	}
+	return nil
+}
+
+// transactChunk is transact with BDAT n LAST pipelined behind MAIL and
+// RCPT (the benchmarks' switch, smtpTransport.bdat).
+func (t *smtpTransport) transactChunk(c *conn, env *envelope, params []string, tr *Trace, fail func(error, []string) *Error) (*Error, sessionState) {
+	sc := c.c
+	ev, reply, ioErr := sc.Chunk(env.from, params, env.rcpts, env, env.size)
+	if ev == nil {
+		return fail(ioErr, nil), sessionOK
+	}
+	if e := envelopeError(ev, env, ioErr, fail); e != nil {
+		if ioErr != nil || ev.Closing {
+			return e, sessionDead
+		}
+		return e, t.reset(sc)
+	}
+	if tr.Accepted != nil {
+		tr.Accepted(reply.String())
+	}
+	if sc.Idle() != nil {
+		return nil, sessionDead
 	}
 	return nil, sessionOK
 }

@@ -409,3 +409,33 @@ func TestStreamFallback(t *testing.T) {
 		t.Fatalf("%d messages delivered, want 1", n)
 	}
 }
+
+// TestBDATSwitch: with the benchmarks' switch, a streamed message goes as
+// BDAT n LAST in one flight with MAIL and RCPT, arrives as go-mail renders
+// it, and the session goes on (no DATA is sent).
+func TestBDATSwitch(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	tr := &transcript{}
+	s := pipeSender(t, srv, tr)
+	o365smtp.SetBDAT(s, true)
+	m := bigMsg(t, 300_001)
+	if err := s.Send(pipeCtx(t), m); err != nil {
+		t.Fatalf("Send = %v", err)
+	}
+	send(t, pipeCtx(t), s)
+	msgs := srv.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2", len(msgs))
+	}
+	var want bytes.Buffer
+	if _, err := m.WriteTo(&want); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(msgs[0].Data, want.Bytes()) {
+		t.Errorf("delivered %d bytes, go-mail renders %d: they differ", len(msgs[0].Data), want.Len())
+	}
+	if b, d := tr.count("BDAT"), tr.count("DATA"); b != 2 || d != 0 {
+		t.Errorf("%d BDAT and %d DATA, want 2 and 0", b, d)
+	}
+}

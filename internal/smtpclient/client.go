@@ -318,13 +318,8 @@ func (e *Envelope) Accepted(rcpts int) bool {
 // is written: an invalid one is a *Error with ErrInvalidAddress and the
 // session is unchanged.
 func (c *Client) Envelope(from string, params, rcpts []string, pipeline bool) (*Envelope, error) {
-	if strings.ContainsAny(from, "\r\n\x00") {
-		return nil, &Error{Step: StepMail, Err: ErrInvalidAddress}
-	}
-	for _, to := range rcpts {
-		if strings.ContainsAny(to, "\r\n\x00") {
-			return nil, &Error{Step: StepRcpt, Err: ErrInvalidAddress}
-		}
+	if err := checkAddrs(from, rcpts); err != nil {
+		return nil, err
 	}
 	ev := &Envelope{Rcpt: make([]error, 0, len(rcpts))}
 	mail := mailLine(from, params)
@@ -391,6 +386,92 @@ func (c *Client) Envelope(from string, params, rcpts []string, pipeline bool) (*
 	}
 	ev.DataSent, ev.DataOpen, ev.Closing = true, r.Code == 354, r.Code == 421
 	return ev, nil
+}
+
+// Chunk runs a whole transaction in one flight, for a server that
+// advertises PIPELINING and CHUNKING (RFC 3030): MAIL FROM:<from> with
+// params, RCPT TO for each recipient, "BDAT size LAST" and the message's
+// size bytes as they are (no dot-stuffing) go out in one write, and the
+// replies are read in order: one round trip. Unlike DATA, the message is
+// sent before any reply is read, so a server that refused one recipient
+// and accepted another delivers it to the one it accepted; a caller that
+// must never deliver to only some recipients uses Envelope and Body.
+//
+// The reply to BDAT is the verdict: a positive one is returned with a nil
+// ev.Data; any other is ev.Data (a *ReplyError of StepDataEnd). The error
+// is as Envelope's; once the data has been written, a failure to read the
+// replies is a *Error of StepDataEnd (the outcome is unknown). A body that
+// writes other than size bytes is a *Error of StepData: the session is
+// out of step and must be closed.
+func (c *Client) Chunk(from string, params, rcpts []string, body io.WriterTo, size int64) (*Envelope, Reply, error) {
+	if err := checkAddrs(from, rcpts); err != nil {
+		return nil, Reply{}, err
+	}
+	ev := &Envelope{Rcpt: make([]error, 0, len(rcpts))}
+	c.queue(mailLine(from, params))
+	for _, to := range rcpts {
+		c.queue("RCPT TO:<" + to + ">")
+	}
+	c.queue(fmt.Sprintf("BDAT %d LAST", size))
+	n, err := body.WriteTo(c.bw)
+	switch {
+	case err != nil:
+		return ev, Reply{}, &Error{Step: StepData, Err: err}
+	case n != size:
+		return ev, Reply{}, &Error{Step: StepData, Err: fmt.Errorf("the message is %d bytes, not the %d BDAT announced", n, size)}
+	}
+	c.logLine("client", "<message data>")
+	c.dc.startGrace()
+	if err := c.bw.Flush(); err != nil {
+		return ev, Reply{}, &Error{Step: StepDataEnd, Err: err}
+	}
+	fatal := func(err error) error {
+		var se *Error
+		if errors.As(err, &se) {
+			se.Step = StepDataEnd // the message was sent: the outcome is unknown
+		}
+		return err
+	}
+	r, err := c.read(StepMail, 250)
+	if ev.Mail, err = replyOnly(err); err != nil {
+		return ev, Reply{}, fatal(err)
+	}
+	if ev.Closing = r.Code == 421; ev.Closing {
+		return ev, Reply{}, nil
+	}
+	for range rcpts {
+		r, err := c.read(StepRcpt, 250)
+		rerr, err := replyOnly(err)
+		if err != nil {
+			return ev, Reply{}, fatal(err)
+		}
+		ev.Rcpt = append(ev.Rcpt, rerr)
+		if ev.Closing = r.Code == 421; ev.Closing {
+			return ev, Reply{}, nil
+		}
+	}
+	r, err = c.readAny(StepDataEnd)
+	if err != nil {
+		return ev, r, err
+	}
+	ev.DataSent, ev.Closing = true, r.Code == 421
+	if !r.Positive() {
+		ev.Data = &ReplyError{Step: StepDataEnd, Reply: r}
+	}
+	return ev, r, nil
+}
+
+// checkAddrs refuses an envelope address that could inject a command.
+func checkAddrs(from string, rcpts []string) error {
+	if strings.ContainsAny(from, "\r\n\x00") {
+		return &Error{Step: StepMail, Err: ErrInvalidAddress}
+	}
+	for _, to := range rcpts {
+		if strings.ContainsAny(to, "\r\n\x00") {
+			return &Error{Step: StepRcpt, Err: ErrInvalidAddress}
+		}
+	}
+	return nil
 }
 
 // replyOnly splits a step's error into a reply refusal (the first result)

@@ -2,6 +2,8 @@ package smtpclient
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -129,5 +131,88 @@ func TestEnvelopeInvalidAddressSendsNothing(t *testing.T) {
 	}
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// chunkServer reads the batch and the chunk of n bytes before it answers
+// anything, as pipelinedServer does; then it sends replies.
+func chunkServer(t *testing.T, n int, want string, replies string, then func(s *testServer) bool) func(*testServer) {
+	return func(s *testServer) {
+		if !s.send(greeting220) || !s.cmd("EHLO localhost", ehloPlain) {
+			return
+		}
+		for _, c := range []string{"MAIL FROM:<a@example.com>", "RCPT TO:<b@example.net>", "RCPT TO:<c@example.net>", fmt.Sprintf("BDAT %d LAST", n)} {
+			if !s.expect(c) {
+				return
+			}
+		}
+		chunk := make([]byte, n)
+		if _, err := io.ReadFull(s.br, chunk); err != nil || string(chunk) != want {
+			t.Errorf("server: chunk %q, %v; want %q", chunk, err, want)
+			return
+		}
+		if s.send(replies) && then != nil {
+			then(s)
+		}
+	}
+}
+
+// The message as it is: a line that starts with a dot is not stuffed.
+const chunkBody = ".hidden\r\nbye\r\n"
+
+func TestChunkOneFlight(t *testing.T) {
+	addr := startServer(t, chunkServer(t, len(chunkBody), chunkBody,
+		"250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.1.5 Recipient OK\r\n250 2.6.0 Queued mail for delivery\r\n", nil))
+	c := dial(t, addr, Config{})
+	boundCtx(t, c)
+	plainSession(t, c)
+	ev, r, err := c.Chunk("a@example.com", nil, []string{"b@example.net", "c@example.net"}, strings.NewReader(chunkBody), int64(len(chunkBody)))
+	if err != nil || !ev.Accepted(2) || ev.Data != nil || !ev.DataSent || r.Code != 250 {
+		t.Fatalf("Chunk = %+v, %v, %v; want everything accepted and the 250 verdict", ev, r, err)
+	}
+}
+
+// A refused recipient does not stop the message: the server has it, and
+// delivers it to the other one. This is why the Sender does not use BDAT.
+func TestChunkRefusedRcptStillDelivered(t *testing.T) {
+	addr := startServer(t, chunkServer(t, len(chunkBody), chunkBody,
+		"250 2.1.0 Sender OK\r\n550 5.1.10 Recipient not found\r\n250 2.1.5 Recipient OK\r\n250 2.6.0 Queued mail for delivery\r\n", nil))
+	c := dial(t, addr, Config{})
+	boundCtx(t, c)
+	plainSession(t, c)
+	ev, r, err := c.Chunk("a@example.com", nil, []string{"b@example.net", "c@example.net"}, strings.NewReader(chunkBody), int64(len(chunkBody)))
+	var re *ReplyError
+	if err != nil || ev.Accepted(2) || !errors.As(ev.Rcpt[0], &re) || re.Reply.Code != 550 || ev.Data != nil || r.Code != 250 {
+		t.Fatalf("Chunk = %+v, %v, %v; want RCPT 1 refused and the message queued for RCPT 2", ev, r, err)
+	}
+}
+
+// A drop after the chunk was sent is an unknown outcome (StepDataEnd).
+func TestChunkDropAfterData(t *testing.T) {
+	addr := startServer(t, chunkServer(t, len(chunkBody), chunkBody, "250 2.1.0 Sender OK\r\n",
+		func(s *testServer) bool { s.conn.Close(); return true }))
+	c := dial(t, addr, Config{})
+	boundCtx(t, c)
+	plainSession(t, c)
+	_, _, err := c.Chunk("a@example.com", nil, []string{"b@example.net", "c@example.net"}, strings.NewReader(chunkBody), int64(len(chunkBody)))
+	var se *Error
+	if !errors.As(err, &se) || se.Step != StepDataEnd {
+		t.Fatalf("Chunk = %v; want an I/O error of StepDataEnd", err)
+	}
+}
+
+// A body shorter than BDAT announced would leave the server waiting for
+// the rest: it is a StepData error, and the caller closes the session.
+func TestChunkSizeMismatch(t *testing.T) {
+	addr := startServer(t, func(s *testServer) {
+		_ = s.send(greeting220) && s.cmd("EHLO localhost", ehloPlain)
+	})
+	c := dial(t, addr, Config{})
+	boundCtx(t, c)
+	plainSession(t, c)
+	_, _, err := c.Chunk("a@example.com", nil, []string{"b@example.net"}, strings.NewReader(chunkBody), int64(len(chunkBody))+1)
+	var se *Error
+	if !errors.As(err, &se) || se.Step != StepData {
+		t.Fatalf("Chunk = %v; want a StepData error", err)
 	}
 }
