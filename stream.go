@@ -41,6 +41,7 @@ import (
 	"hash/crc32"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 
 	"github.com/wneessen/go-mail"
@@ -125,10 +126,10 @@ func b64File(f *mail.File) bool {
 // back before it returns; the caller's File values are not changed, except
 // for the headers go-mail's own rendering sets on them.
 func renderSkeleton(msg *mail.Msg) (sk *skeleton, ok bool, err error) {
-	if !streamable(msg) {
-		return nil, false, nil
-	}
 	atts, embeds := msg.GetAttachments(), msg.GetEmbeds()
+	if !slices.ContainsFunc(atts, b64File) && !slices.ContainsFunc(embeds, b64File) || !streamable(msg) {
+		return nil, false, nil // nothing to stream, or it cannot be streamed
+	}
 	var holes []hole
 	swap := func(files []*mail.File) ([]*mail.File, error) {
 		out := make([]*mail.File, len(files))
@@ -164,9 +165,6 @@ func renderSkeleton(msg *mail.Msg) (sk *skeleton, ok bool, err error) {
 	e, err := swap(embeds)
 	if err != nil {
 		return nil, false, err
-	}
-	if len(holes) == 0 {
-		return nil, false, nil // nothing to stream: the buffered path is as small
 	}
 	var text bytes.Buffer
 	func() {
