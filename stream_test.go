@@ -439,3 +439,60 @@ func TestBDATSwitch(t *testing.T) {
 		t.Errorf("%d BDAT and %d DATA, want 2 and 0", b, d)
 	}
 }
+
+// TestStreamConcurrentSends: distinct messages with attachments sent from
+// many goroutines at once (run with -race) each arrive whole.
+func TestStreamConcurrentSends(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	cfg := srv.Config()
+	cfg.MaxConnections = 3
+	s, err := o365smtp.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 12
+	want := map[string][32]byte{}
+	msgs := make([]*mail.Msg, n)
+	for i := range msgs {
+		m := newMsg(t)
+		subj := fmt.Sprintf("concurrent %d", i)
+		m.Subject(subj)
+		content := pattern(20_000+i*57+i, byte(i))
+		want[subj] = sha256.Sum256(content)
+		m.AttachReadSeeker("part.bin", bytes.NewReader(content))
+		msgs[i] = m
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for _, m := range msgs {
+		wg.Go(func() { errs <- s.Send(pipeCtx(t), m) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+	}
+	got := srv.Messages()
+	if len(got) != n {
+		t.Fatalf("%d messages, want %d", len(got), n)
+	}
+	for _, m := range got {
+		subj := m.Header.Get("Subject")
+		_, leaves := mimeTree(t, m.Data)
+		ok := false
+		for _, l := range leaves {
+			ok = ok || sha256.Sum256(l.body) == want[subj]
+		}
+		if !ok {
+			t.Errorf("%q: the attachment did not arrive intact", subj)
+		}
+		delete(want, subj)
+	}
+	if len(want) != 0 {
+		t.Errorf("not delivered: %v", want)
+	}
+}
