@@ -496,3 +496,40 @@ func TestStreamConcurrentSends(t *testing.T) {
 		t.Errorf("not delivered: %v", want)
 	}
 }
+
+// TestStreamGraph: a streamed message (a file attachment, a Bcc) through
+// Graph's sendMail: rendered into the bounded buffer, it arrives whole,
+// with the Bcc recipient.
+func TestStreamGraph(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s := graphSender(t, srv, o365smtp.TransportGraph)
+	m := graphMsg(t, "someone@example.com")
+	if err := m.Bcc("hidden@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	content := pattern(300_001, 42)
+	p := filepath.Join(t.TempDir(), "Bericht für März.pdf")
+	if err := os.WriteFile(p, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.AttachFile(p)
+	if files, _, err := o365smtp.StreamPlan(s, m); err != nil || files != 1 {
+		t.Fatalf("StreamPlan = %d files, %v; want 1 streamed", files, err)
+	}
+	if err := s.Send(pipeCtx(t), m); err != nil {
+		t.Fatalf("Send = %v", err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || msgs[0].Transport != "graph" || len(msgs[0].To) != 2 || msgs[0].To[1] != "hidden@example.com" {
+		t.Fatalf("messages: %+v", msgs)
+	}
+	_, leaves := mimeTree(t, msgs[0].Data)
+	ok := false
+	for _, l := range leaves {
+		ok = ok || bytes.Equal(l.body, content)
+	}
+	if !ok {
+		t.Error("the attachment did not arrive intact")
+	}
+}
