@@ -9,11 +9,16 @@ package o365smtp_test
 
 import (
 	"bytes"
+	crand "crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -383,30 +388,62 @@ func TestStreamTooLargeNotBuffered(t *testing.T) {
 	}
 }
 
-// TestStreamFallback: a message with middleware is rendered into memory
-// (0 files streamed) and still delivered whole.
+// TestStreamFallback: a message with middleware, S/MIME or DKIM signing
+// is rendered into memory (0 files streamed) and delivered whole, signed.
 func TestStreamFallback(t *testing.T) {
-	srv := o365smtptest.NewServer()
-	defer srv.Close()
-	s := pipeSender(t, srv, nil)
-	m := bigMsg(t, 100_000)
-	mail.WithMiddleware(&stamp{})(m)
-	files, _, err := o365smtp.StreamPlan(s, m)
+	key, err := rsa.GenerateKey(crand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files != 0 {
-		t.Fatalf("%d files streamed with middleware, want 0 (the buffered path)", files)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sender@contoso.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), EmailAddresses: []string{"sender@contoso.com"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	plain := bigMsg(t, 100_000)
-	if files, _, _ := o365smtp.StreamPlan(s, plain); files != 1 {
-		t.Fatalf("%d files streamed without middleware, want 1", files)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := s.Send(pipeCtx(t), m); err != nil {
-		t.Fatalf("Send = %v", err)
+	cases := []struct {
+		name string
+		set  func(m *mail.Msg)
+		mark string // in the delivered message
+	}{
+		{"middleware", func(m *mail.Msg) { mail.WithMiddleware(&stamp{})(m) }, "X-Stamp: x"},
+		{"S/MIME", func(m *mail.Msg) {
+			if err := m.SignWithKeypair(key, cert, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, "application/pkcs7-signature"},
+		{"DKIM", func(m *mail.Msg) { m.SetDKIM(mail.NewDKIMSigner("contoso.com", "s1", key)) }, "DKIM-Signature: "},
 	}
-	if n := len(srv.Messages()); n != 1 {
-		t.Fatalf("%d messages delivered, want 1", n)
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s := pipeSender(t, srv, nil)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := bigMsg(t, 100_000)
+			c.set(m)
+			files, _, err := o365smtp.StreamPlan(s, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files != 0 {
+				t.Fatalf("%d files streamed, want 0 (the buffered path)", files)
+			}
+			if err := s.Send(pipeCtx(t), m); err != nil {
+				t.Fatalf("Send = %v", err)
+			}
+			msgs := srv.Messages()
+			if len(msgs) != i+1 || !bytes.Contains(msgs[i].Data, []byte(c.mark)) {
+				t.Fatalf("%d messages; want %d, the last with %q", len(msgs), i+1, c.mark)
+			}
+		})
+	}
+	if files, _, _ := o365smtp.StreamPlan(s, bigMsg(t, 100_000)); files != 1 {
+		t.Fatalf("%d files streamed without them, want 1", files)
 	}
 }
 
