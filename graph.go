@@ -66,6 +66,11 @@ func (t *graphTransport) attempt(ctx context.Context, env *envelope) *Error {
 		return canceledError("graph", ctx.Err())
 	}
 	defer func() { <-t.slots }()
+	lease, err := t.fleet.Acquire(ctx, t.r.cfg.Mailbox, ResourceGraph, cap(t.slots))
+	if err != nil {
+		return canceledError("graph", err)
+	}
+	defer lease.Release()
 	tr := traceFrom(ctx)
 	for retried := false; ; retried = true {
 		tok, cached, e := t.graphTokens.token(ctx)
@@ -91,6 +96,9 @@ func (t *graphTransport) attempt(ctx context.Context, env *envelope) *Error {
 			t.logDebug("Graph refused the token; refreshing it once")
 			t.graphTokens.invalidate(tok.AccessToken)
 			continue
+		}
+		if e.Code == 429 && e.retryAfter > 0 {
+			_ = t.fleet.BackOff(ctx, t.r.cfg.Mailbox, ResourceGraph, cap(t.slots), 0, e.retryAfter)
 		}
 		return e
 	}

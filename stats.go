@@ -42,4 +42,13 @@ type Stats struct {
 	Transport string `json:"transport"`
 	// GraphRequests counts Microsoft Graph sendMail requests.
 	GraphRequests int64 `json:"graph_requests"`
+	// FleetShared reports whether the limits are shared through
+	// Config.Fleet now: false without a Fleet, and while the Sender uses
+	// its own limits because the Fleet failed.
+	FleetShared bool `json:"fleet_shared"`
+	// FleetFallbacks counts the times the Sender fell back to its own
+	// limits because Config.Fleet failed (unreachable, slow, bad data),
+	// and FleetFailures the failed calls to it.
+	FleetFallbacks int64 `json:"fleet_fallbacks"`
+	FleetFailures  int64 `json:"fleet_failures"`
 }

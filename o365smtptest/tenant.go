@@ -98,6 +98,13 @@ func (s *Server) SetTokenLifetime(d time.Duration) { s.e.SetTokenLifetime(d) }
 // exceeded. ...", as Exchange does. Zero or less means no limit.
 func (s *Server) SetConnectionLimit(n int) { s.e.SetConnectionLimit(n) }
 
+// SetDailyRecipientLimit sets how many recipients each mailbox may submit
+// to per day; the default is Exchange Online's 10,000. A message beyond it
+// is refused after the final dot with "554 5.2.0
+// STOREDRV.Submission.Exception:SubmissionQuotaExceededException; ...".
+// Zero or less means no limit. The emulator's day never ends.
+func (s *Server) SetDailyRecipientLimit(n int) { s.e.SetDailyRecipientLimit(n) }
+
 // RegisterCertificate adds cert as a credential of the app: the token
 // endpoint then accepts client assertions (JWTs) signed by its private key,
 // identified by the x5t#S256 (SHA-256, as MSAL sends with PS256) or x5t

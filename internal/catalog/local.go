@@ -59,7 +59,6 @@ var localIndex = func() map[string]int {
 
 const (
 	hintLoadCert     = "Load the certificate together with its private key, for example with tls.LoadX509KeyPair(certFile, keyFile)."
-	hintNotYet       = "This setting is part of the next o365smtp release and not implemented yet: leave it unset."
 	hintReachable    = "Check that {Addr} is reachable from here (DNS, firewall, egress proxy). Many networks block outbound SMTP ports; Exchange Online submission uses 587."
 	hintPEMBundle    = "Make {Subject} a PEM bundle of CA certificates (-----BEGIN CERTIFICATE----- blocks)."
 	hintTenantFormat = "Set {Subject} to the Directory (tenant) ID shown on the app registration's Overview page, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or to a verified domain such as contoso.onmicrosoft.com."
@@ -133,8 +132,6 @@ var localRows = []localRow{
 		hint: "Set RetryBackoff to 0 for the default of 1 s, or to the delay before the first retry; set MaxAttempts to 1 to disable retries."},
 	{id: "config.managed_identity", kind: "config", op: "config", doc: "ManagedIdentity is neither system nor a client ID.",
 		hint: `Set ManagedIdentity to "system" for the resource's system-assigned managed identity, or to the Client ID (a GUID, on the identity's Overview page) of a user-assigned one, not its Object (principal) ID or resource ID.`},
-	{id: "config.not_yet", kind: "config", op: "config", doc: "A setting of the next release (the Graph transports, Fleet) that is not implemented yet.",
-		hint: hintNotYet},
 
 	// Environment variables (ConfigFromEnv).
 	{id: "env.choice", kind: "config", op: "config", doc: "A variable is not one of the values it may take.",
