@@ -574,3 +574,63 @@ func TestKeysExpire(t *testing.T) {
 	}
 	eventually(t, "every key expired", func() bool { return len(r.keys(t, c, prefix)) == 0 })
 }
+
+// TestMessagesPerWindow: 4 replicas x 8 goroutines, one message each, with
+// MessagesPerMinute 5: with the Fleet, 5 go through in the minute between
+// them and the other 27 wait for it (their contexts end first); with each
+// replica's own governor, 20 (4 x 5).
+func TestMessagesPerWindow(t *testing.T) {
+	r := startRedis(t)
+	for _, shared := range []bool{true, false} {
+		name := map[bool]string{true: "fleet", false: "own limits"}[shared]
+		t.Run(name, func(t *testing.T) {
+			srv := o365smtptest.NewServer()
+			defer srv.Close()
+			prefix := newPrefix(t)
+			want := 5
+			if !shared {
+				want = 20
+				srv.SetConnectionLimit(0) // count messages, not 432s
+			}
+			ctx, cancel := context.WithCancel(ctxT(t))
+			defer cancel()
+			var wg sync.WaitGroup
+			var canceled atomic.Int64
+			for range 4 {
+				cfg := srv.Config()
+				cfg.MessagesPerMinute = 5
+				if shared {
+					cfg.Fleet = New(r.client(t), WithPrefix(prefix))
+				}
+				s, err := o365smtp.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				for i := range 8 {
+					wg.Go(func() {
+						err := s.Send(ctx, newMsg(t, i))
+						switch {
+						case errors.Is(err, o365smtp.ErrCanceled):
+							canceled.Add(1)
+						case err != nil:
+							t.Errorf("Send: %v", err)
+						}
+					})
+				}
+			}
+			eventually(t, "the window's messages are accepted", func() bool { return len(srv.Messages()) >= want })
+			if shared {
+				k := New(nil, WithPrefix(prefix)).keys(mailbox, o365smtp.ResourceMessages)
+				eventually(t, "the other sends wait", func() bool { return r.client(t).ZCard(ctx, k.log).Val() == 5 })
+			}
+			cancel()
+			wg.Wait()
+			got := len(srv.Messages())
+			t.Logf("%s: 4 replicas x 8 goroutines, MessagesPerMinute 5: %d accepted in the first minute, %d still waiting when canceled", name, got, canceled.Load())
+			if got != want || canceled.Load() != int64(32-want) {
+				t.Errorf("%d accepted, %d canceled; want %d and %d", got, canceled.Load(), want, 32-want)
+			}
+		})
+	}
+}
