@@ -101,8 +101,11 @@ func newSender(r *resolved) (*Sender, error) {
 //   - Cool-off: after a failure that needs a person (a rejected secret or
 //     token, SMTP AUTH disabled, the sender suspended...), further sends
 //     return the same error at once, with no token request or connection,
-//     for CoolOff (30 s); Stats and Trace.CoolOff show it, and a Verify
-//     that passes ends it.
+//     for CoolOff (30 s), and for 15 minutes after the daily recipient
+//     quota (ErrQuotaExceeded); Stats and Trace.CoolOff show it, and a
+//     Verify that passes ends it. With Config.Fleet every process sending
+//     as the mailbox fails fast, and the slots and the per-minute pace
+//     above are the fleet's.
 //   - Grace: once the message data has been sent, Send waits for the
 //     server's verdict up to 3 s past the end of ctx, because giving up
 //     there leaves the outcome unknown. If the connection or that wait
