@@ -118,10 +118,12 @@ func TestFourReplicasThreeSessions(t *testing.T) {
 				defer s.Close()
 				senders = append(senders, s)
 			}
+			start := time.Now()
 			errs := burst(t, ctxT(t), senders, 8, 5)
+			took := time.Since(start)
 			st := srv.Stats()
-			t.Logf("%s: 4 replicas x 8 goroutines x 5 messages: %d accepted, %d failed, max concurrent sessions %d, connections %d",
-				name, len(srv.Messages()), len(errs), st.MaxConcurrentConnections, st.Connections)
+			t.Logf("%s: 4 replicas x 8 goroutines x 5 messages: %d accepted, %d failed, max concurrent sessions %d, connections %d, %v",
+				name, len(srv.Messages()), len(errs), st.MaxConcurrentConnections, st.Connections, took.Round(time.Millisecond))
 			if !shared {
 				if st.MaxConcurrentConnections <= 3 {
 					t.Logf("without the Fleet the replicas happened to stay within 3 sessions")
@@ -421,12 +423,27 @@ func TestBadRedisData(t *testing.T) {
 	if len(srv.Messages()) != 3 {
 		t.Errorf("%d messages; want 3", len(srv.Messages()))
 	}
-	// An unknown Kind in a well-formed Block is bad data too.
+	// A huge value is not read whole.
+	if err := c.Set(ctx, tag+":block", strings.Repeat("x", 1<<20), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Blocked(ctx, mailbox); !errors.Is(err, errCorrupt) {
+		t.Errorf("Blocked with a 1 MiB value = %v; want errCorrupt", err)
+	}
+	// An unknown Kind in a well-formed Block is bad data too: the core
+	// refuses it.
+	if err := c.Del(ctx, tag+":smtp:leases", tag+":messages:log").Err(); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Set(ctx, tag+":block", `{"kind":"nonsense","until":"2999-01-01T00:00:00Z"}`, time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Blocked(ctx, mailbox); err != nil {
-		t.Fatalf("Blocked with a well-formed Block: %v", err)
+	s2, _ := replica(t, r, srv, prefix)
+	if err := s2.Send(ctx, newMsg(t, 9)); err != nil {
+		t.Fatalf("send with a Block of an unknown Kind: %v", err)
+	}
+	if st := s2.Stats(); st.FleetFallbacks != 1 || st.Failed != 0 {
+		t.Errorf("Stats %+v; want the Block refused as bad data and the message sent", st)
 	}
 }
 

@@ -419,24 +419,25 @@ func (f *Fleet) Block(ctx context.Context, mailbox string, b o365smtp.Block) err
 // errCorrupt is a value in Redis that is not what this package stores.
 var errCorrupt = errors.New("redisfleet: the block key holds data that is not a Block")
 
-// Blocked returns the Block stored for mailbox, or the zero Block.
+// Blocked returns the Block stored for mailbox, or the zero Block. It reads
+// at most maxBlockData bytes of it (GETRANGE): a larger value is corrupt.
 func (f *Fleet) Blocked(ctx context.Context, mailbox string) (o365smtp.Block, error) {
-	var data []byte
+	var data string
 	err := f.call(ctx, func(ctx context.Context) error {
 		var err error
-		data, err = f.rdb.Get(ctx, f.blockKey(mailbox)).Bytes()
+		data, err = f.rdb.GetRange(ctx, f.blockKey(mailbox), 0, maxBlockData).Result()
 		return err
 	})
 	switch {
-	case errors.Is(err, redis.Nil):
-		return o365smtp.Block{}, nil
 	case err != nil:
 		return o365smtp.Block{}, fmt.Errorf("redisfleet: %w", err)
+	case data == "":
+		return o365smtp.Block{}, nil
 	case len(data) > maxBlockData:
 		return o365smtp.Block{}, errCorrupt
 	}
 	var b o365smtp.Block
-	if err := json.Unmarshal(data, &b); err != nil || b.Kind == "" {
+	if err := json.Unmarshal([]byte(data), &b); err != nil || b.Kind == "" {
 		return o365smtp.Block{}, errCorrupt
 	}
 	return b, nil
