@@ -651,3 +651,38 @@ func TestMessagesPerWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestGraphAcrossReplicas: with Microsoft Graph, 3 replicas x 8 goroutines
+// go through the Fleet: a lease per request (4 between them; the emulator
+// answers a fifth concurrent request with 429, although it answers too fast
+// for many to overlap) and Graph's 10,000 per 10 minutes, whose log in Redis
+// counts every request of every replica. With MaxAttempts 1, none fails.
+func TestGraphAcrossReplicas(t *testing.T) {
+	r := startRedis(t)
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	prefix := newPrefix(t)
+	var senders []*o365smtp.Sender
+	for range 3 {
+		cfg := srv.Config()
+		cfg.Transport, cfg.MaxAttempts = o365smtp.TransportGraph, 1
+		cfg.Fleet = New(r.client(t), WithPrefix(prefix))
+		s, err := o365smtp.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		senders = append(senders, s)
+	}
+	errs := burst(t, ctxT(t), senders, 8, 3)
+	if len(errs) > 0 {
+		t.Errorf("%d of 72 Graph sends failed, first: %v", len(errs), errs[0])
+	}
+	if n := len(srv.Messages()); n != 72 {
+		t.Errorf("%d messages; want 72", n)
+	}
+	k := New(nil, WithPrefix(prefix)).keys(mailbox, o365smtp.ResourceGraph)
+	if n := r.client(t).ZCard(context.Background(), k.log).Val(); n != 72 {
+		t.Errorf("Graph's admission log holds %d; want 72", n)
+	}
+}
