@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -652,20 +653,39 @@ func TestMessagesPerWindow(t *testing.T) {
 	}
 }
 
+// gate is an http.RoundTripper that holds every Graph sendMail request
+// until open is closed, and reports each arrival.
+type gate struct {
+	next    http.RoundTripper
+	arrived chan struct{}
+	open    chan struct{}
+}
+
+func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/sendMail") {
+		g.arrived <- struct{}{}
+		<-g.open
+	}
+	return g.next.RoundTrip(req)
+}
+
 // TestGraphAcrossReplicas: with Microsoft Graph, 3 replicas x 8 goroutines
-// go through the Fleet: a lease per request (4 between them; the emulator
-// answers a fifth concurrent request with 429, although it answers too fast
-// for many to overlap) and Graph's 10,000 per 10 minutes, whose log in Redis
-// counts every request of every replica. With MaxAttempts 1, none fails.
+// share the mailbox's 4 concurrent requests. Requests are held at the
+// client until 4 are in flight and the others queue in Redis (each replica
+// alone would have 4 in flight, 12 between them); then every message goes
+// through, and Graph's 10,000-per-10-minutes log in Redis counts every
+// request of every replica.
 func TestGraphAcrossReplicas(t *testing.T) {
 	r := startRedis(t)
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	prefix := newPrefix(t)
+	g := &gate{next: srv.Client().Transport, arrived: make(chan struct{}, 100), open: make(chan struct{})}
 	var senders []*o365smtp.Sender
 	for range 3 {
 		cfg := srv.Config()
 		cfg.Transport, cfg.MaxAttempts = o365smtp.TransportGraph, 1
+		cfg.HTTPClient = &http.Client{Transport: g}
 		cfg.Fleet = New(r.client(t), WithPrefix(prefix))
 		s, err := o365smtp.New(cfg)
 		if err != nil {
@@ -674,15 +694,25 @@ func TestGraphAcrossReplicas(t *testing.T) {
 		defer s.Close()
 		senders = append(senders, s)
 	}
-	errs := burst(t, ctxT(t), senders, 8, 3)
-	if len(errs) > 0 {
+	done := make(chan []error)
+	go func() { done <- burst(t, ctxT(t), senders, 8, 3) }()
+	for range 4 {
+		<-g.arrived
+	}
+	k := New(nil, WithPrefix(prefix)).keys(mailbox, o365smtp.ResourceGraph)
+	c := r.client(t)
+	eventually(t, "the other requests queue in Redis", func() bool { return c.ZCard(context.Background(), k.queue).Val() == 8 })
+	if n := len(g.arrived); n != 0 {
+		t.Errorf("%d more Graph requests in flight; want 4 at most", 4+n)
+	}
+	close(g.open)
+	if errs := <-done; len(errs) > 0 {
 		t.Errorf("%d of 72 Graph sends failed, first: %v", len(errs), errs[0])
 	}
 	if n := len(srv.Messages()); n != 72 {
 		t.Errorf("%d messages; want 72", n)
 	}
-	k := New(nil, WithPrefix(prefix)).keys(mailbox, o365smtp.ResourceGraph)
-	if n := r.client(t).ZCard(context.Background(), k.log).Val(); n != 72 {
+	if n := c.ZCard(context.Background(), k.log).Val(); n != 72 {
 		t.Errorf("Graph's admission log holds %d; want 72", n)
 	}
 }
