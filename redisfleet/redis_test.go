@@ -18,7 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// testRedis is the Redis a test runs against: REDIS_URL if set, else a
+// testRedis is the Redis a test runs against: REDIS_URL if set (an address
+// in 127.0.0.0/8), else a
 // redis-server of its own on a free loopback port when one is installed,
 // else miniredis in the test process. Stop and Start simulate an outage
 // (with REDIS_URL they skip the test).
@@ -49,8 +50,9 @@ func startRedis(t testing.TB) *testRedis {
 		if err != nil {
 			t.Fatalf("REDIS_URL: %v", err)
 		}
-		if h, _, _ := net.SplitHostPort(opt.Addr); h != "127.0.0.1" && h != "localhost" {
-			t.Fatalf("REDIS_URL must point to 127.0.0.1, not %s", h)
+		h, _, _ := net.SplitHostPort(opt.Addr)
+		if ip := net.ParseIP(h); ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+			t.Fatalf("REDIS_URL must point to an address in 127.0.0.0/8, not %q", h)
 		}
 		return &testRedis{kind: "url", addr: opt.Addr, url: opt, t: t}
 	}
