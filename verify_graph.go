@@ -88,7 +88,7 @@ func (v *verifier) runGraph(ctx context.Context, from []string) *Error {
 		tlsDetail = tls.VersionName(resp.TLS.Version) + ", certificate valid for " + u.Hostname() + ", " + resp.TLS.NegotiatedProtocol
 	}
 	v.add("tls", StatusPass, 0, tlsDetail, "", "")
-	ge, _ := s.graph.responseError(resp, "", tok.AccessToken)
+	ge, _ := s.graph.responseError(resp, "", tok.AccessToken, "")
 	switch {
 	case resp.Status == 400 && strings.HasPrefix(ge.Message, "ErrorInvalidRecipients"):
 		v.add("auth", StatusPass, d, "Graph authorized sendMail as "+r.cfg.Mailbox+" (a probe with no recipients, refused with ErrorInvalidRecipients; nothing was delivered)", "", "")
