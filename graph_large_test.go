@@ -201,20 +201,34 @@ func TestGraphLargeNeedsMailReadWrite(t *testing.T) {
 	}
 }
 
-// TestGraphLargeOverMaxSendSize: the tenant's limit, counted in base64,
-// refuses a message; the draft is deleted.
+// TestGraphLargeOverMaxSendSize: the tenant's limit (35 MB by default),
+// counted in base64, refuses a message at its upload session, before any
+// attachment byte is sent; the draft is deleted.
 func TestGraphLargeOverMaxSendSize(t *testing.T) {
-	srv := o365smtptest.NewServer(o365smtptest.WithMaxSendSize(3 << 20))
-	defer srv.Close()
-	s := graphSender(t, srv, o365smtp.TransportGraph)
-	m, _ := largeMsg(t, 3_000_000, 100)
-	err := s.Send(context.Background(), m)
-	var e *o365smtp.Error
-	if !errors.As(err, &e) || e.Kind != o365smtp.ErrMessageRejected || !strings.Contains(e.Message, "ErrorMessageSizeExceeded") || e.Retryable() {
-		t.Fatalf("err %v (%+v)", err, e)
-	}
-	if srv.GraphDrafts() != 0 || len(srv.Messages()) != 0 {
-		t.Errorf("%d drafts, %d messages", srv.GraphDrafts(), len(srv.Messages()))
+	for _, tc := range []struct {
+		name string
+		opts []o365smtptest.Option
+		size int
+	}{
+		{"default 35 MB", nil, 28_000_000}, // 37.3 MB in base64, over 35 MiB
+		{"3 MiB", []o365smtptest.Option{o365smtptest.WithMaxSendSize(3 << 20)}, 3_000_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := o365smtptest.NewServer(tc.opts...)
+			defer srv.Close()
+			s := graphSender(t, srv, o365smtp.TransportGraph)
+			m, _ := largeMsg(t, tc.size, 100)
+			err := s.Send(context.Background(), m)
+			var e *o365smtp.Error
+			if !errors.As(err, &e) || e.Kind != o365smtp.ErrMessageRejected || !strings.Contains(e.Message, "ErrorMessageSizeExceeded") ||
+				!strings.Contains(e.Hint, "MaxSendSize") || e.Retryable() {
+				t.Fatalf("err %v (%+v)", err, e)
+			}
+			// The draft, the refused upload session, the deletion.
+			if srv.GraphDrafts() != 0 || len(srv.Messages()) != 0 || s.Stats().GraphRequests != 3 {
+				t.Errorf("%d drafts, %d messages, stats %+v", srv.GraphDrafts(), len(srv.Messages()), s.Stats())
+			}
+		})
 	}
 }
 
@@ -286,5 +300,23 @@ func TestGraphLargeSendUnknownOutcome(t *testing.T) {
 	}
 	if st := s.Stats(); st.Attempts != 1 || srv.GraphDrafts() != 1 {
 		t.Errorf("stats %+v, %d drafts", st, srv.GraphDrafts())
+	}
+}
+
+// TestGraphLargeVerifyWarnsWithoutMailReadWrite: Verify passes with a
+// warning that names Mail.ReadWrite when the token has Mail.Send only.
+func TestGraphLargeVerifyWarnsWithoutMailReadWrite(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	srv.SetGraphMailReadWrite(false)
+	s := graphSender(t, srv, o365smtp.TransportGraph)
+	rep, err := s.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range rep.Steps {
+		if st.Name == "token_claims" && (st.Status != o365smtp.StatusWarn || !strings.Contains(st.Hint, "Mail.ReadWrite")) {
+			t.Errorf("token_claims %+v", st)
+		}
 	}
 }
