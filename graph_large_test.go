@@ -9,10 +9,13 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,17 +166,17 @@ func TestGraphLargeConcurrent(t *testing.T) {
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	s := graphSender(t, srv, o365smtp.TransportGraph)
-	errs := make(chan error, 3)
-	for range 3 {
+	errs := make(chan error, 2)
+	for range 2 {
 		m, _ := largeMsg(t, 3_000_000, 100)
 		go func() { errs <- s.Send(context.Background(), m) }()
 	}
-	for range 3 {
+	for range 2 {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
 	}
-	if n := len(srv.Messages()); n != 3 || srv.GraphDrafts() != 0 {
+	if n := len(srv.Messages()); n != 2 || srv.GraphDrafts() != 0 {
 		t.Errorf("%d messages, %d drafts", n, srv.GraphDrafts())
 	}
 }
@@ -201,8 +204,7 @@ func TestGraphLargeNeedsMailReadWrite(t *testing.T) {
 	}
 }
 
-// TestGraphLargeOverMaxSendSize: the tenant's limit (35 MB by default),
-// counted in base64, refuses a message at its upload session, before any
+// TestGraphLargeOverMaxSendSize: the tenant's limit, counted in base64, refuses a message at its upload session, before any
 // attachment byte is sent; the draft is deleted.
 func TestGraphLargeOverMaxSendSize(t *testing.T) {
 	for _, tc := range []struct {
@@ -210,7 +212,7 @@ func TestGraphLargeOverMaxSendSize(t *testing.T) {
 		opts []o365smtptest.Option
 		size int
 	}{
-		{"default 35 MB", nil, 28_000_000}, // 37.3 MB in base64, over 35 MiB
+		// The default 35 MB: TestGraphUploadSession (o365smtptest).
 		{"3 MiB", []o365smtptest.Option{o365smtptest.WithMaxSendSize(3 << 20)}, 3_000_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,15 +275,19 @@ func TestGraphLargeFailures(t *testing.T) {
 			if srv.GraphDrafts() != 0 || len(srv.Messages()) != 0 {
 				t.Errorf("%d drafts, %d messages", srv.GraphDrafts(), len(srv.Messages()))
 			}
-			// Retried, it goes (the session lifetime restored).
-			srv.SetGraphUploadSessionLifetime(15 * time.Minute)
-			if err := s.Send(context.Background(), m); err != nil {
-				t.Fatal(err)
-			}
-			if srv.GraphDrafts() != 0 || len(srv.Messages()) != 1 {
-				t.Errorf("%d drafts, %d messages", srv.GraphDrafts(), len(srv.Messages()))
-			}
 		})
+	}
+	// Retried, it goes: a new draft, the first one deleted.
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	srv.FailGraph(o365smtptest.GraphFault{Op: o365smtptest.GraphUpload, Drop: true, Times: 1})
+	s := graphSender(t, srv, o365smtp.TransportGraph, func(c *o365smtp.Config) { c.MaxAttempts = 2; c.RetryBackoff = time.Millisecond })
+	m, _ := largeMsg(t, 3_000_000, 100)
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Retries != 1 || srv.GraphDrafts() != 0 || len(srv.Messages()) != 1 {
+		t.Errorf("stats %+v, %d drafts, %d messages", st, srv.GraphDrafts(), len(srv.Messages()))
 	}
 }
 
@@ -318,5 +324,90 @@ func TestGraphLargeVerifyWarnsWithoutMailReadWrite(t *testing.T) {
 		if st.Name == "token_claims" && (st.Status != o365smtp.StatusWarn || !strings.Contains(st.Hint, "Mail.ReadWrite")) {
 			t.Errorf("token_claims %+v", st)
 		}
+	}
+}
+
+// TestAutoLargeMessage: TransportAuto switched to Graph sends a large
+// message through a draft too.
+func TestAutoLargeMessage(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	srv.SetSMTPAuthDisabledForTenant(true)
+	s := graphSender(t, srv, o365smtp.TransportAuto)
+	m, want := largeMsg(t, 3_500_000, 100)
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || msgs[0].Transport != "graph" || !bytes.Equal(parts(t, msgs[0].Data)["big.bin"], want["big.bin"]) || s.Stats().Transport != "graph" {
+		t.Fatalf("%d messages, stats %+v", len(msgs), s.Stats())
+	}
+}
+
+// hostileGraph is a Graph that creates drafts and upload sessions whose
+// uploadUrl is upload, answers PUTs with 400 and a body that quotes the
+// URL, and records deletions.
+func hostileGraph(t *testing.T, upload func(base string) string) (*httptest.Server, *atomic.Int32) {
+	var deleted atomic.Int32
+	var ts *httptest.Server
+	ts = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		switch {
+		case r.Method == "DELETE":
+			deleted.Add(1)
+			w.WriteHeader(204)
+		case r.Method == "PUT":
+			w.WriteHeader(400)
+			io.WriteString(w, `{"error":{"code":"BadRequest","message":"cannot use `+ts.URL+r.URL.RequestURI()+`"}}`)
+		case strings.HasSuffix(r.URL.Path, "/createUploadSession"):
+			w.WriteHeader(201)
+			io.WriteString(w, `{"uploadUrl":"`+upload(ts.URL)+`"}`)
+		case strings.HasSuffix(r.URL.Path, "/messages"):
+			w.WriteHeader(201)
+			io.WriteString(w, `{"id":"draft-1"}`)
+		default:
+			w.WriteHeader(500)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	return ts, &deleted
+}
+
+// TestGraphLargeHostileUploadURL: an uploadUrl off https gets no bytes;
+// an upload server that quotes its URL (and so its token) in an error
+// body has it redacted; the draft is deleted either way.
+func TestGraphLargeHostileUploadURL(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		upload func(string) string
+		kind   o365smtp.Kind
+	}{
+		{"http", func(string) string { return "http://127.0.0.1:9/up?authtoken=UPLOAD-SECRET" }, o365smtp.ErrUnexpectedReply},
+		{"echo", func(base string) string { return base + "/up?authtoken=UPLOAD-SECRET" }, o365smtp.ErrUnexpectedReply},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, deleted := hostileGraph(t, tc.upload)
+			s, err := o365smtp.New(o365smtp.Config{Mailbox: "sender@contoso.com", Transport: o365smtp.TransportGraph, GraphURL: ts.URL,
+				HTTPClient: ts.Client(), MaxAttempts: 1, MessagesPerMinute: -1,
+				TokenSource: o365smtp.TokenSourceFunc(func(context.Context) (o365smtp.Token, error) {
+					return o365smtp.Token{AccessToken: "secret-token-value", ExpiresOn: time.Now().Add(time.Hour)}, nil
+				})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			m, _ := largeMsg(t, 3_000_000, 100)
+			err = s.Send(context.Background(), m)
+			var e *o365smtp.Error
+			if !errors.As(err, &e) || e.Kind != tc.kind {
+				t.Fatalf("err %v", err)
+			}
+			if strings.Contains(err.Error(), "UPLOAD-SECRET") || strings.Contains(e.Hint, "UPLOAD-SECRET") || strings.Contains(err.Error(), "secret-token-value") {
+				t.Errorf("a secret leaked: %v", err)
+			}
+			if deleted.Load() != 1 {
+				t.Errorf("%d deletions of the draft", deleted.Load())
+			}
+		})
 	}
 }

@@ -131,6 +131,16 @@ func TestGraphUploadSession(t *testing.T) {
 	if status, m, _ := (graphCall{method: "POST", url: users + "/messages/" + id + "/attachments/createUploadSession", token: tok, ctype: "application/json", body: small}).do(t, s); status != 400 || graphCode(m) != "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize" {
 		t.Errorf("small attachment: %d %v", status, m)
 	}
+	// The default MaxSendSize, 35 MB, counts attachments in base64: 28 MB
+	// of attachment is 37.3 MB, refused at its upload session.
+	huge, _ := json.Marshal(map[string]any{"AttachmentItem": map[string]any{"attachmentType": "file", "name": "huge.bin", "size": 28_000_000}})
+	if status, m, _ := (graphCall{method: "POST", url: users + "/messages/" + id + "/attachments/createUploadSession", token: tok, ctype: "application/json", body: huge}).do(t, s); status != 400 || graphCode(m) != "ErrorMessageSizeExceeded" {
+		t.Errorf("28 MB attachment: %d %v", status, m)
+	}
+	fits, _ := json.Marshal(map[string]any{"AttachmentItem": map[string]any{"attachmentType": "file", "name": "fits.bin", "size": 20_000_000}})
+	if status, m, _ := (graphCall{method: "POST", url: users + "/messages/" + id + "/attachments/createUploadSession", token: tok, ctype: "application/json", body: fits}).do(t, s); status != 201 {
+		t.Errorf("20 MB attachment beside the expired 5 MiB one: %d %v", status, m)
+	}
 	if status, _, _ := (graphCall{method: "DELETE", url: users + "/messages/" + id, token: tok}).do(t, s); status != 204 || s.GraphDrafts() != 0 {
 		t.Errorf("delete: %d, %d drafts", status, s.GraphDrafts())
 	}
