@@ -3,6 +3,8 @@ package o365smtp_test
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +61,53 @@ func TestGraphCredentials(t *testing.T) {
 			rep, err := s.Verify(context.Background())
 			if err != nil || rep.Transport != "graph" || rep.Credential != tc.credential {
 				t.Fatalf("Verify %v: %+v", err, rep)
+			}
+		})
+	}
+}
+
+// TestGraphTokenErrors: a credential that Entra refuses fails the Graph
+// transport as it fails SMTP, with the same Kind, before any Graph request
+// or SMTP connection, and with no secret in the error.
+func TestGraphTokenErrors(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	other := rsaCert(t, time.Now().Add(365*24*time.Hour))
+	for _, tc := range []struct {
+		name  string
+		setup func()
+		edit  func(*o365smtp.Config)
+		kind  o365smtp.Kind
+	}{
+		{"secret expired", func() { srv.SetClientSecretExpired(true) }, func(*o365smtp.Config) {}, o365smtp.ErrClientSecretExpired},
+		{"wrong secret", func() { srv.SetClientSecretExpired(false) }, func(c *o365smtp.Config) { c.ClientSecret = "not-the-secret" }, o365smtp.ErrInvalidClientSecret},
+		{"unregistered certificate", func() {}, func(c *o365smtp.Config) { c.ClientSecret, c.Certificate = "", &other }, o365smtp.ErrInvalidCertificate},
+		{"assertion refused", func() {}, func(c *o365smtp.Config) {
+			c.ClientSecret = ""
+			c.ClientAssertion = func(context.Context) (string, error) { return "an-assertion-entra-does-not-know", nil }
+		}, ""}, // AADSTS50027: no row of its own; whatever SMTP gets
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.setup()
+			var kinds []o365smtp.Kind
+			for _, tr := range []o365smtp.Transport{o365smtp.TransportSMTP, o365smtp.TransportGraph} {
+				graphBefore, connsBefore := srv.GraphRequests(), srv.Stats().Connections
+				s := graphSender(t, srv, tr, tc.edit)
+				err := s.Send(context.Background(), graphMsg(t, "a@example.com"))
+				var e *o365smtp.Error
+				if !errors.As(err, &e) || e.Op != "token" {
+					t.Fatalf("%v: err %v, want a token failure", tr, err)
+				}
+				kinds = append(kinds, e.Kind)
+				if srv.GraphRequests() != graphBefore || srv.Stats().Connections != connsBefore {
+					t.Errorf("%v: a Graph request or a connection without a token", tr)
+				}
+				if strings.Contains(err.Error(), "not-the-secret") || strings.Contains(err.Error(), "an-assertion-entra-does-not-know") {
+					t.Errorf("%v: a secret leaked: %v", tr, err)
+				}
+			}
+			if kinds[0] != kinds[1] || tc.kind != "" && kinds[1] != tc.kind {
+				t.Errorf("kinds %v, want %s for both", kinds, tc.kind)
 			}
 		})
 	}
