@@ -582,7 +582,8 @@ func (s *Server) handleCreateUploadSession(w http.ResponseWriter, r *http.Reques
 		g.sessions = map[string]*uploadSession{}
 	}
 	g.sessions[id] = &uploadSession{draft: r.PathValue("msg"), token: tok, size: j.Item.Size, expires: time.Now().Add(life),
-		att: graphAttachment{name: j.Item.Name, ctype: j.Item.ContentType, cid: j.Item.ContentID, inline: j.Item.IsInline}}
+		att: graphAttachment{name: j.Item.Name, ctype: j.Item.ContentType, cid: j.Item.ContentID, inline: j.Item.IsInline,
+			data: make([]byte, 0, j.Item.Size)}}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("request-id", newGUID())
 	w.WriteHeader(http.StatusCreated)
@@ -802,12 +803,14 @@ func writeParts(b *bytes.Buffer, boundary string, atts []graphAttachment) {
 			fmt.Fprintf(b, "Content-ID: <%s>\r\n", strings.Trim(a.cid, "<>"))
 		}
 		b.WriteString("\r\n")
-		enc := base64.StdEncoding.EncodeToString(a.data)
-		for len(enc) > 76 {
-			b.WriteString(enc[:76] + "\r\n")
-			enc = enc[76:]
+		b.Grow(base64.StdEncoding.EncodedLen(len(a.data)) * 78 / 76)
+		var line [78]byte
+		for off := 0; off < len(a.data); off += 57 {
+			n := base64.StdEncoding.EncodedLen(min(57, len(a.data)-off))
+			base64.StdEncoding.Encode(line[:n], a.data[off:min(off+57, len(a.data))])
+			line[n], line[n+1] = '\r', '\n'
+			b.Write(line[:n+2])
 		}
-		b.WriteString(enc + "\r\n")
 	}
 }
 
