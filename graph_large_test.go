@@ -413,3 +413,31 @@ func TestGraphLargeHostileUploadURL(t *testing.T) {
 		})
 	}
 }
+
+// TestGraphLargeAttachmentChanged: an attachment whose Writer gives fewer
+// bytes at the upload than when measured is ErrInvalidMessage, and the
+// draft is deleted.
+func TestGraphLargeAttachmentChanged(t *testing.T) {
+	srv := o365smtptest.NewServer()
+	defer srv.Close()
+	s := graphSender(t, srv, o365smtp.TransportGraph)
+	m := graphMsg(t, "a@example.com")
+	calls := 0
+	m.SetAttachments([]*gomail.File{{Name: "shrinks.bin", Header: map[string][]string{}, Writer: func(w io.Writer) (int64, error) {
+		calls++
+		n := 3_000_000
+		if calls == 3 { // prepare's rendering, the measurement, the upload
+			n = 2_000_000
+		}
+		k, err := w.Write(bytes.Repeat([]byte("x"), n))
+		return int64(k), err
+	}}})
+	err := s.Send(context.Background(), m)
+	var e *o365smtp.Error
+	if !errors.As(err, &e) || e.Kind != o365smtp.ErrInvalidMessage || !strings.Contains(e.Hint, "changed") {
+		t.Fatalf("err %v (%+v)", err, e)
+	}
+	if calls != 3 || srv.GraphDrafts() != 0 || len(srv.Messages()) != 0 {
+		t.Errorf("%d Writer calls, %d drafts, %d messages", calls, srv.GraphDrafts(), len(srv.Messages()))
+	}
+}
