@@ -211,7 +211,7 @@ func (t *graphTransport) requestError(ctx context.Context, err error, token stri
 // catalogue; refresh says a fresh token may fix it.
 func (t *graphTransport) responseError(resp *graphclient.Response, from, token, step string, secret ...string) (*Error, bool) {
 	if resp.OK() {
-		return localError("graph.response", fmt.Sprintf("Graph answered HTTP %d, not 202 Accepted", resp.Status), t.graphValues(from), nil), false
+		return localError("graph.response", fmt.Sprintf("Graph answered HTTP %d, not the 2xx this request expects (202 to sendMail and send, 201 to a draft, an upload session and a last chunk, 200 to other chunks)", resp.Status), t.graphValues(from), nil), false
 	}
 	g := catalog.ClassifyGraphStep(step, resp.Status, resp.Body, resp.RequestID)
 	secrets := redact.New(append([]string{token}, secret...)...)

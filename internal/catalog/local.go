@@ -273,7 +273,7 @@ var localRows = []localRow{
 		hint: "Check GraphURL ({Addr}): it must be Microsoft Graph or a proxy that passes its answers through unchanged. Upload URLs must be https."},
 	{id: "graph.attachment_changed", kind: "invalid_message", op: "message", doc: "An attachment gave a different number of bytes when it was uploaded than when it was measured.",
 		hint: "An attachment's content changed while the message was being sent (a file written to, or a reader that cannot be read twice). Attach a file that does not change, or the bytes themselves (AttachReader), and send again."},
-	{id: "graph.response", kind: "unexpected_reply", op: "graph", doc: "Graph's response is not what sendMail answers (a 2xx other than 202, or a body larger than 1 MiB).",
+	{id: "graph.response", kind: "unexpected_reply", op: "graph", doc: "Graph's response is not what the request expects (another 2xx, a draft without an id, or a body larger than 1 MiB).",
 		hint: "Check GraphURL ({Addr}): it must be Microsoft Graph or a proxy that passes its answers through unchanged."},
 	{id: "config.graph_url", kind: "config", op: "config", doc: "GraphURL is not an https URL of a host.",
 		hint: "Set GraphURL to Graph's base URL, such as https://graph.microsoft.com (no path), or leave it empty for the Cloud's default."},
