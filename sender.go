@@ -145,6 +145,8 @@ type envelope struct {
 	hdrFrom  string
 	utf8     bool // an envelope address is not ASCII: MAIL needs SMTPUTF8
 	eightBit bool // the data has 8-bit bytes: MAIL says BODY=8BITMIME
+
+	msg *mail.Msg // the message data was rendered from (the Graph transport's large messages)
 }
 
 // mailParams returns the MAIL FROM parameters env needs on c. Exchange
@@ -270,7 +272,7 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 	for i, rc := range rcpts {
 		rcpts[i] = strings.Trim(rc, "<>")
 	}
-	env := &envelope{from: from, rcpts: rcpts, hdrFrom: from}
+	env := &envelope{from: from, rcpts: rcpts, hdrFrom: from, msg: msg}
 	if f := msg.GetFrom(); len(f) > 0 {
 		env.hdrFrom = f[0].Address
 	}
