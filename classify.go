@@ -479,3 +479,13 @@ func (t *smtpTransport) replyError(step smtpclient.Step, reply smtpclient.Reply,
 	return &Error{Kind: Kind(cr.Kind), Op: smtpOp[step], Code: cr.Code, EnhancedCode: cr.Enhanced, Message: cr.Text,
 		Recipients: recipients, Hint: cr.Hint(v), Err: replyCause(cr), retry: retryOf(cr.Retry)}
 }
+
+// blockError is the failure a Block shared through the Fleet stands for,
+// or nil when b is not one that fails fast (bad data in the Fleet's store).
+func blockError(b Block) *Error {
+	if !blocks(b.Kind) {
+		return nil
+	}
+	return &Error{Kind: b.Kind, Op: b.Op, Code: b.Code, EnhancedCode: b.EnhancedCode, AADSTS: b.AADSTS,
+		Message: catalog.Sanitize(b.Message), Hint: strings.ToValidUTF8(b.Hint, "\uFFFD"), retry: retryPerson}
+}

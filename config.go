@@ -110,7 +110,7 @@ func (r *resolved) resolveCredential() error {
 	case len(creds) > 1:
 		return configError("config.two_credentials", "more than one credential is set: "+strings.Join(creds, ", "))
 	}
-	if err := notYet(cfg); err != nil {
+	if err := checkTransport(cfg); err != nil {
 		return err
 	}
 	// A TokenSource or a managed identity needs neither ID (the identity
@@ -245,15 +245,14 @@ func (r *resolved) resolvePolicy() error {
 	return nil
 }
 
-// notYet refuses the settings of this release whose work has not landed.
-func notYet(cfg Config) error {
+// checkTransport refuses an unknown Transport, and TransportAuto with a
+// TokenSource.
+func checkTransport(cfg Config) error {
 	switch {
 	case cfg.Transport < TransportSMTP || cfg.Transport > TransportAuto:
 		return configError("config.transport", fmt.Sprintf("Transport %d is not a known transport", int(cfg.Transport)))
 	case cfg.Transport == TransportAuto && cfg.TokenSource != nil:
 		return configError("config.auto_token_source", "TransportAuto needs two tokens (Exchange's and Graph's); a TokenSource gives one kind")
-	case cfg.Fleet != nil:
-		return configError("config.not_yet", "Fleet is not implemented yet")
 	}
 	return nil
 }

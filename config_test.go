@@ -78,7 +78,6 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"bad transport", func(c *Config) { c.Transport = 5 }, "not a known transport", "TransportGraph"},
 		{"managed identity not an ID", func(c *Config) { c.ClientSecret = ""; c.ManagedIdentity = "my-identity" }, `ManagedIdentity "my-identity" is neither "system" nor a client ID`, "Client ID"},
 		{"managed identity and secret", func(c *Config) { c.ManagedIdentity = "system" }, "more than one credential is set: ClientSecret, ManagedIdentity", "exactly one"},
-		{"fleet not yet", func(c *Config) { c.Fleet = struct{}{} }, "Fleet is not implemented yet", "not implemented yet"},
 		{"ca file missing", func(c *Config) { c.CAFile = filepath.Join(dir, "nope.pem") }, "cannot read CAFile", "PEM file"},
 		{"ca file without certificate", func(c *Config) { c.CAFile = empty }, "holds no PEM certificate", "BEGIN CERTIFICATE"},
 		{"ec key", func(c *Config) {

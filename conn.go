@@ -52,10 +52,19 @@ type conn struct {
 	pipelining bool
 	chunking   bool // CHUNKING advertised (RFC 3030): BDAT
 	reused     bool
+	// lease is the Fleet's slot the connection holds for its whole life,
+	// idle time included (Exchange counts open connections); close gives
+	// it back once the connection is closed.
+	lease Lease
 }
 
-// close closes the connection without QUIT.
-func (c *conn) close() { _ = c.c.Close() }
+// close closes the connection without QUIT, and gives its lease back.
+func (c *conn) close() {
+	_ = c.c.Close()
+	if c.lease != nil {
+		c.lease.Release()
+	}
+}
 
 // quit sends QUIT and waits, briefly, for the server to end the session
 // (so that it no longer counts it when a replacement connects), then closes.
@@ -83,11 +92,18 @@ func (t *smtpTransport) dial(ctx context.Context, tok Token, tr *Trace, marks *d
 		marks = &dialMarks{}
 	}
 	marks.start = r.clock.Now()
+	// The Fleet's lease comes first: a connection counts from its TCP
+	// connect until it is closed.
+	lease, err := t.fleet.Acquire(ctx, r.cfg.Mailbox, ResourceSMTP, r.maxConns)
+	if err != nil {
+		return nil, canceledError("connect", err)
+	}
 	addr := net.JoinHostPort(r.host, strconv.Itoa(r.port))
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	raw, err := t.dialTCP(dctx, addr)
 	if err != nil {
+		lease.Release()
 		return nil, t.connectError(ctx, err)
 	}
 	sc := smtpclient.New(raw, smtpclient.Config{TLS: r.tlsConfig, Grace: replyGrace,
@@ -97,11 +113,13 @@ func (t *smtpTransport) dial(ctx context.Context, tok Token, tr *Trace, marks *d
 	sc.Unbind()
 	if e != nil {
 		_ = sc.Close()
+		lease.Release()
 		if err := ctxEnded(ctx); err != nil && e.Kind != ErrCanceled {
 			return nil, canceledError(e.Op, err)
 		}
 		return nil, e
 	}
+	c.lease = lease
 	t.dials.Add(1)
 	t.logDebug("smtp connection authenticated", "addr", addr, "tls", tls.VersionName(c.tls.Version))
 	return c, nil

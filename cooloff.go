@@ -1,21 +1,20 @@
 package o365smtp
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"time"
 )
 
-// coolOff is the fail-fast after a setup failure: until it ends, Send
+// The cool-off is the fail-fast after a setup failure: until it ends, Send
 // returns a copy of that failure at once, with no token request and no
 // connection, so that a queue of messages does not feed Exchange's
 // continuous-error throttling or Entra's request-loop detection.
-// Config.CoolOff sets its length; Verify ignores it and, on success, ends it.
-type coolOff struct {
-	mu    sync.Mutex
-	err   *Error
-	until time.Time
-}
+// Config.CoolOff sets its length; Verify ignores it and, on success, ends
+// it. The daily recipient quota starts one too, of quotaHold. It lives in
+// the Fleet (Block), so that every process sending as the mailbox fails
+// fast once one of them has learnt of the failure.
 
 // isSetupKind reports whether k is a failure that no retry can fix: one
 // that starts a cool-off.
@@ -28,32 +27,18 @@ func isSetupKind(k Kind) bool {
 	return false
 }
 
-// start begins a cool-off with e that lasts until until.
-func (c *coolOff) start(e *Error, until time.Time) {
-	c.mu.Lock()
-	c.err, c.until = e, until
-	c.mu.Unlock()
+// blocks reports whether a failure of Kind k makes later sends fail fast.
+func blocks(k Kind) bool { return isSetupKind(k) || k == ErrQuotaExceeded }
+
+// coolOff remembers the last Block this Sender saw, for Stats.
+type coolOff struct {
+	mu    sync.Mutex
+	until time.Time
 }
 
-// active returns a copy of the failure, and when the cool-off ends, while
-// one lasts at now.
-func (c *coolOff) active(now time.Time) (*Error, time.Time) {
+func (c *coolOff) saw(until time.Time) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err == nil || now.After(c.until) {
-		c.err = nil
-		return nil, time.Time{}
-	}
-	e := *c.err
-	e.Hint = strings.TrimRight(e.Hint, "\n") + "\n(Failed fast: the same error occurred moments ago, so this send made no token request and no connection. It fails fast until " +
-		c.until.UTC().Format(time.RFC3339) + " (Config.CoolOff). Fix the setup; Verify retries at once.)"
-	return &e, c.until
-}
-
-// end ends the cool-off.
-func (c *coolOff) end() {
-	c.mu.Lock()
-	c.err = nil
+	c.until = until
 	c.mu.Unlock()
 }
 
@@ -61,8 +46,51 @@ func (c *coolOff) end() {
 func (c *coolOff) ends(now time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil || now.After(c.until) {
+	if now.After(c.until) {
 		return time.Time{}
 	}
 	return c.until
+}
+
+// coolingOff returns the failure to fail fast with, and when the cool-off
+// ends, while one lasts; nil when none does.
+func (s *Sender) coolingOff(ctx context.Context) (*Error, time.Time) {
+	b, err := s.fleet.Blocked(ctx, s.r.cfg.Mailbox)
+	now := s.r.clock.Now()
+	if err != nil || b.Kind == "" || now.After(b.Until) {
+		return nil, time.Time{}
+	}
+	e := blockError(b)
+	if e == nil {
+		return nil, time.Time{}
+	}
+	s.cool.saw(b.Until)
+	why := "(Config.CoolOff)"
+	if e.Kind == ErrQuotaExceeded {
+		why = "(after the daily quota, 15 minutes; a negative Config.CoolOff disables it)"
+	}
+	e.Hint = strings.TrimRight(e.Hint, "\n") + "\n(Failed fast: the same error occurred moments ago, so this send made no token request and no connection. It fails fast until " +
+		b.Until.UTC().Format(time.RFC3339) + " " + why + ". Fix the setup; Verify retries at once.)"
+	return e, b.Until
+}
+
+// startCoolOff makes later sends fail fast after e, when e is a failure
+// that needs a person and the cool-off is enabled.
+func (s *Sender) startCoolOff(ctx context.Context, e *Error) {
+	if s.r.coolOff <= 0 || !blocks(e.Kind) {
+		return
+	}
+	d := s.r.coolOff
+	if e.Kind == ErrQuotaExceeded {
+		d = quotaHold
+	}
+	until := s.r.clock.Now().Add(d)
+	_ = s.fleet.Block(context.WithoutCancel(ctx), s.r.cfg.Mailbox, blockOf(e, until))
+	s.cool.saw(until)
+}
+
+// endCoolOff ends the cool-off (Verify passed).
+func (s *Sender) endCoolOff(ctx context.Context) {
+	_ = s.fleet.Unblock(context.WithoutCancel(ctx), s.r.cfg.Mailbox)
+	s.cool.saw(time.Time{})
 }

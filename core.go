@@ -15,6 +15,9 @@ type core struct {
 	// graphTokens is the Graph transport's source (GraphScope); nil with
 	// TransportSMTP, and the same as tokens with TransportGraph.
 	graphTokens *cachedSource
+	// fleet shares the mailbox's limits: Config.Fleet, or the in-process
+	// one (and that one while Config.Fleet fails).
+	fleet *fleetGuard
 }
 
 // hintValues returns the values Hints are filled with.

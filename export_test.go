@@ -92,3 +92,7 @@ func Closing(s *Sender) bool {
 	defer s.mu.Unlock()
 	return s.closed
 }
+
+// OnGraphWritten calls f whenever one of s's Graph requests has been
+// written whole (for tests of the grace).
+func OnGraphWritten(s *Sender, f func()) { s.graph.client.OnWritten = f }

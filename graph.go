@@ -46,19 +46,27 @@ func newGraphTransport(c *core) *graphTransport {
 		n = m
 	}
 	return &graphTransport{core: c, slots: make(chan struct{}, n),
-		client: &graphclient.Client{HTTP: c.r.httpClient, Base: c.r.graphURL}}
+		client: &graphclient.Client{HTTP: c.r.httpClient, Base: c.r.graphURL, Grace: replyGrace, Clock: c.r.clock}}
 }
 
 // close has nothing to wait for beyond the Sends in flight, which the
 // Sender waits for; idle HTTP connections belong to the HTTP client.
 func (t *graphTransport) close(context.Context, bool) error { return nil }
 
-// attempt makes one sendMail request for env; on 401 with a cached token it
-// drops the token and tries once more with a fresh one.
+// attempt makes one sendMail request for env, or for a message too large
+// for one (sendLarge) a draft, upload sessions and send; on 401 with a
+// cached token it drops the token and tries once more with a fresh one.
 func (t *graphTransport) attempt(ctx context.Context, env *envelope) *Error {
 	body, e := graphBody(env)
+	var large *largeMessage
 	if e != nil {
-		return e
+		if e.Kind != ErrInvalidMessage || env.msg == nil {
+			return e
+		}
+		// Too large for sendMail (graphBody's only failure).
+		if large, e = splitLarge(env); e != nil {
+			return e
+		}
 	}
 	select {
 	case t.slots <- struct{}{}:
@@ -66,6 +74,11 @@ func (t *graphTransport) attempt(ctx context.Context, env *envelope) *Error {
 		return canceledError("graph", ctx.Err())
 	}
 	defer func() { <-t.slots }()
+	lease, err := t.fleet.Acquire(ctx, t.r.cfg.Mailbox, ResourceGraph, cap(t.slots))
+	if err != nil {
+		return canceledError("graph", err)
+	}
+	defer lease.Release()
 	tr := traceFrom(ctx)
 	for retried := false; ; retried = true {
 		tok, cached, e := t.graphTokens.token(ctx)
@@ -75,24 +88,45 @@ func (t *graphTransport) attempt(ctx context.Context, env *envelope) *Error {
 		if tr.TokenAcquired != nil {
 			tr.TokenAcquired(tok.ExpiresOn, cached)
 		}
-		t.requests.Add(1)
-		resp, err := t.client.SendMail(ctx, tok.AccessToken, t.r.cfg.Mailbox, body)
-		if err != nil {
-			return t.requestError(ctx, err, tok.AccessToken)
+		var refresh bool
+		if large != nil {
+			e, refresh = t.sendLarge(ctx, tok.AccessToken, large, env.hdrFrom)
+		} else {
+			e, refresh = t.sendMail(ctx, tok.AccessToken, body, env.hdrFrom)
 		}
-		if resp.Status == 202 {
-			if tr.Accepted != nil {
-				tr.Accepted(strings.TrimSpace("202 Accepted " + graphRequestID(resp)))
-			}
+		if e == nil {
 			return nil
 		}
-		e, refresh := t.responseError(resp, env.hdrFrom, tok.AccessToken)
 		if refresh && cached && !retried {
 			t.logDebug("Graph refused the token; refreshing it once")
 			t.graphTokens.invalidate(tok.AccessToken)
 			continue
 		}
+		if e.Code == 429 && e.retryAfter > 0 {
+			_ = t.fleet.BackOff(ctx, t.r.cfg.Mailbox, ResourceGraph, cap(t.slots), 0, e.retryAfter)
+		}
 		return e
+	}
+}
+
+// sendMail makes one sendMail request; refresh says a fresh token may fix
+// its failure.
+func (t *graphTransport) sendMail(ctx context.Context, tok string, body []byte, from string) (*Error, bool) {
+	t.requests.Add(1)
+	resp, err := t.client.SendMail(ctx, tok, t.r.cfg.Mailbox, body)
+	if err != nil {
+		return t.requestError(ctx, err, tok), false
+	}
+	if resp.Status == 202 {
+		t.accepted(ctx, resp)
+		return nil, false
+	}
+	return t.responseError(resp, from, tok, "")
+}
+
+func (t *graphTransport) accepted(ctx context.Context, resp *graphclient.Response) {
+	if tr := traceFrom(ctx); tr.Accepted != nil {
+		tr.Accepted(strings.TrimSpace("202 Accepted " + graphRequestID(resp)))
 	}
 }
 
@@ -190,12 +224,12 @@ func (t *graphTransport) requestError(ctx context.Context, err error, token stri
 
 // responseError classifies Graph's error response, once, through the
 // catalogue; refresh says a fresh token may fix it.
-func (t *graphTransport) responseError(resp *graphclient.Response, from, token string) (*Error, bool) {
+func (t *graphTransport) responseError(resp *graphclient.Response, from, token, step string, secret ...string) (*Error, bool) {
 	if resp.OK() {
-		return localError("graph.response", fmt.Sprintf("sendMail answered HTTP %d, not 202 Accepted", resp.Status), t.graphValues(from), nil), false
+		return localError("graph.response", fmt.Sprintf("Graph answered HTTP %d, not the 2xx this request expects (202 to sendMail and send, 201 to a draft, an upload session and a last chunk, 200 to other chunks)", resp.Status), t.graphValues(from), nil), false
 	}
-	g := catalog.ClassifyGraph(resp.Status, resp.Body, resp.RequestID)
-	secrets := redact.New(token)
+	g := catalog.ClassifyGraphStep(step, resp.Status, resp.Body, resp.RequestID)
+	secrets := redact.New(append([]string{token}, secret...)...)
 	e := &Error{Kind: Kind(g.Kind), Op: "graph", Code: resp.Status, Message: secrets.String(g.Message),
 		Hint: g.Hint(t.graphValues(from)), Err: &httpStatusError{service: "Graph", status: resp.Status, code: g.Code}, retry: retryOf(g.Retry)}
 	if resp.Status == 429 || resp.Status == 503 {

@@ -211,7 +211,7 @@ func TestGraphTooLarge(t *testing.T) {
 	m.SetBodyString(mail.TypeTextPlain, strings.Repeat("x", 4<<20))
 	err := s.Send(context.Background(), m)
 	var e *o365smtp.Error
-	if !errors.As(err, &e) || e.Kind != o365smtp.ErrInvalidMessage || !strings.Contains(e.Hint, "not supported yet") || srv.GraphRequests() != 0 {
+	if !errors.As(err, &e) || e.Kind != o365smtp.ErrInvalidMessage || !strings.Contains(e.Hint, "zip them") || srv.GraphRequests() != 0 {
 		t.Fatalf("err %v", err)
 	}
 }

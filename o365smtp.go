@@ -112,7 +112,7 @@ type Config struct {
 	// MaxConnections bounds the Sender's concurrent SMTP connections. Zero
 	// means 3, Exchange Online's limit per mailbox; negative is an
 	// ErrConfig. Exchange's limits are per mailbox: processes that send as
-	// the same mailbox add up.
+	// the same mailbox add up, unless they share a Fleet.
 	MaxConnections int `json:"max_connections,omitempty"`
 	// MessagesPerMinute bounds message submissions (DATA attempts, retries
 	// included) in any rolling 60 seconds. Zero means 30, Exchange Online's
@@ -158,9 +158,12 @@ type Config struct {
 	// user-assigned one.
 	ManagedIdentity string `json:"managed_identity,omitempty"`
 	// Fleet shares the mailbox's Exchange Online limits (connections,
-	// messages per minute, back-off after throttling, the day's recipients)
-	// with every other process that sends as Mailbox. Nil means this
-	// Sender's own limits.
+	// messages per minute, back-off after throttling, the fail-fast after a
+	// setup failure and the day's recipients) with every other process that
+	// sends as Mailbox, for example redisfleet.New(rdb). MaxConnections and
+	// MessagesPerMinute then bound the processes together: give them all the
+	// same values. While the Fleet fails, the Sender uses its own limits.
+	// Nil means this Sender's own limits. See docs/fleet.md.
 	Fleet Fleet `json:"-"`
 }
 

@@ -15,7 +15,11 @@ const concurrencyBackoff = 30 * time.Second
 
 // pool keeps up to max authenticated connections and lends them out one
 // sender at a time. A slot in slots is the right to hold one connection
-// (open or being dialled), so at most max connections ever exist.
+// (open or being dialled), so at most max connections ever exist in this
+// process. Each connection also holds a lease of the Sender's Fleet for its
+// whole life (taken in dial, given back in conn.close), which bounds the
+// connections of every process sending as the mailbox; with the in-process
+// Fleet the two bounds coincide.
 //
 // Idle connections are swept by one pool-wide timer (the janitor), armed
 // for the oldest idle connection; a connection found stale when taken is
@@ -25,6 +29,13 @@ type pool struct {
 	max   int
 	slots chan struct{}
 	clock clock.Clock
+	// idleFor is how long an idle connection is kept: idleTimeout, or
+	// fleetIdleTimeout with a shared Fleet, where it holds a lease that
+	// another process may want. With watch set (a shared Fleet) the
+	// janitor also runs every fleetSweep, and retires idle connections
+	// whose lease someone waits for.
+	idleFor time.Duration
+	watch   bool
 
 	waits, waitNanos atomic.Int64 // sends that waited for a slot, and for how long
 
@@ -41,7 +52,7 @@ type pool struct {
 }
 
 func newPool(max int, c clock.Clock) *pool {
-	return &pool{max: max, slots: make(chan struct{}, max), clock: c,
+	return &pool{max: max, slots: make(chan struct{}, max), clock: c, idleFor: idleTimeout,
 		done: make(chan struct{}), all: make(map[*conn]struct{})}
 }
 
@@ -133,7 +144,7 @@ func (p *pool) take() *conn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		now := p.clock.Now()
-		if now.After(c.retireAt) || now.Sub(c.lastUsed) >= idleTimeout {
+		if now.After(c.retireAt) || now.Sub(c.lastUsed) >= p.idleFor {
 			delete(p.all, c)
 			p.mu.Unlock()
 			c.quit()
@@ -165,13 +176,17 @@ func (p *pool) added(c *conn) bool {
 	return true
 }
 
-// put returns a healthy connection to the idle list.
+// put returns a healthy connection to the idle list, or QUITs it when the
+// pool is full or someone waits for its Fleet lease (so that a process
+// that sends all the time does not keep the mailbox's connections from
+// the others).
 func (p *pool) put(c *conn) {
 	c.c.Unbind()
+	wanted := c.lease != nil && c.lease.Wanted()
 	p.mu.Lock()
 	c.lastUsed = p.clock.Now()
 	p.inUse--
-	if p.closed || len(p.idle)+p.inUse >= p.max-p.held {
+	if p.closed || wanted || len(p.idle)+p.inUse >= p.max-p.held {
 		delete(p.all, c)
 		p.mu.Unlock()
 		c.quit()
@@ -179,9 +194,18 @@ func (p *pool) put(c *conn) {
 	}
 	p.idle = append(p.idle, c)
 	if p.janitor == nil {
-		p.janitor = p.clock.AfterFunc(idleTimeout, p.sweep)
+		p.janitor = p.clock.AfterFunc(p.sweepAfter(p.idleFor), p.sweep)
 	}
 	p.mu.Unlock()
+}
+
+// sweepAfter is when the janitor should run next, d from now unless the
+// pool watches its leases.
+func (p *pool) sweepAfter(d time.Duration) time.Duration {
+	if p.watch {
+		return min(d, fleetSweep)
+	}
+	return d
 }
 
 // sweep retires idle connections unused for idleTimeout and re-arms the
@@ -191,12 +215,12 @@ func (p *pool) put(c *conn) {
 // slot for stays idle, and take retires it.
 func (p *pool) sweep() {
 	now := p.clock.Now()
-	var stale []*conn
+	var stale, wanted []*conn
 	p.mu.Lock()
 	p.janitor = nil
 	keep := p.idle[:0]
 	for _, c := range p.idle {
-		if now.Sub(c.lastUsed) >= idleTimeout || now.After(c.retireAt) {
+		if now.Sub(c.lastUsed) >= p.idleFor || now.After(c.retireAt) {
 			select {
 			case p.slots <- struct{}{}:
 				delete(p.all, c)
@@ -205,16 +229,23 @@ func (p *pool) sweep() {
 			default:
 			}
 		}
+		if p.watch && c.lease.Wanted() {
+			// Its lease, given back only once it is closed, keeps a
+			// replacement from being counted with it: no slot needed.
+			delete(p.all, c)
+			wanted = append(wanted, c)
+			continue
+		}
 		keep = append(keep, c)
 	}
 	clear(p.idle[len(keep):])
 	p.idle = keep
 	if len(p.idle) > 0 && !p.closed {
-		next := max(p.idle[0].lastUsed.Add(idleTimeout).Sub(now), time.Second)
+		next := p.sweepAfter(max(p.idle[0].lastUsed.Add(p.idleFor).Sub(now), time.Second))
 		p.janitor = p.clock.AfterFunc(next, p.sweep)
 	}
 	p.mu.Unlock()
-	quitAll(stale)
+	quitAll(append(stale, wanted...))
 	for range stale {
 		<-p.slots
 	}

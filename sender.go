@@ -36,8 +36,7 @@ type Sender struct {
 	graph     *graphTransport // nil with TransportSMTP
 	auto      *autoTransport  // non-nil with TransportAuto
 	transport transport
-	limiter   Limiter // nil: no pacing
-	gov       *governor
+	limiter   Limiter // Config.Limiter; nil: the Fleet's admission
 
 	stats    senderStats
 	life     context.Context // ends with Close: every Send's context ends with it
@@ -57,7 +56,7 @@ type senderStats struct {
 }
 
 func newSender(r *resolved) (*Sender, error) {
-	c := &core{r: r}
+	c := &core{r: r, fleet: newFleetGuard(r)}
 	switch r.cfg.Transport {
 	case TransportGraph:
 		c.tokens = newGraphSource(r)
@@ -79,13 +78,7 @@ func newSender(r *resolved) (*Sender, error) {
 		s.transport = s.auto
 	}
 	s.life, s.stop = context.WithCancel(context.Background())
-	switch {
-	case r.cfg.Limiter != nil:
-		s.limiter = r.cfg.Limiter
-	case r.perMinute > 0:
-		s.gov = newGovernor(r.perMinute, r.clock)
-		s.limiter = s.gov
-	}
+	s.limiter = r.cfg.Limiter
 	return s, nil
 }
 
@@ -117,8 +110,11 @@ func newSender(r *resolved) (*Sender, error) {
 //   - Cool-off: after a failure that needs a person (a rejected secret or
 //     token, SMTP AUTH disabled, the sender suspended...), further sends
 //     return the same error at once, with no token request or connection,
-//     for CoolOff (30 s); Stats and Trace.CoolOff show it, and a Verify
-//     that passes ends it.
+//     for CoolOff (30 s), and for 15 minutes after the daily recipient
+//     quota (ErrQuotaExceeded); Stats and Trace.CoolOff show it, and a
+//     Verify that passes ends it. With Config.Fleet every process sending
+//     as the mailbox fails fast, and the slots and the per-minute pace
+//     above are the fleet's.
 //   - Grace: once the message data has been sent, Send waits for the
 //     server's verdict up to 3 s past the end of ctx, because giving up
 //     there leaves the outcome unknown. If the connection or that wait
@@ -156,7 +152,7 @@ func (s *Sender) Send(ctx context.Context, msg *mail.Msg) error {
 type envelope struct {
 	from     string
 	rcpts    []string
-	msg      *mail.Msg
+	msg      *mail.Msg // the message (the Graph transport's large messages render parts of it)
 	skel     *skeleton // the streamed rendering; nil: data holds it
 	data     []byte    // the buffered rendering; nil when streamed
 	size     int64     // the rendered message's length in bytes
@@ -197,7 +193,7 @@ func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
 	if err != nil {
 		return err
 	}
-	if e, until := s.cool.active(s.r.clock.Now()); e != nil {
+	if e, until := s.coolingOff(ctx); e != nil {
 		s.stats.coolOffs.Add(1)
 		if tr := traceFrom(ctx); tr.CoolOff != nil {
 			tr.CoolOff(until)
@@ -219,9 +215,7 @@ func (s *Sender) send(ctx context.Context, msg *mail.Msg) *Error {
 		}
 		last = e
 		if !e.Retryable() || attempt >= s.r.maxAttempts {
-			if isSetupKind(e.Kind) && s.r.coolOff > 0 {
-				s.cool.start(e, s.r.clock.Now().Add(s.r.coolOff))
-			}
+			s.startCoolOff(ctx, e)
 			return e
 		}
 		d := s.backoff(attempt, e)
@@ -320,23 +314,26 @@ func (s *Sender) prepare(msg *mail.Msg) (*envelope, *Error) {
 	return env, nil
 }
 
-// pace waits for the governor or Config.Limiter.
+// pace waits for the Fleet's admission (MessagesPerMinute in any rolling
+// minute, the built-in governor by default; and, on Graph, Graph's request
+// limit) or for Config.Limiter, which replaces the per-minute admission.
 func (s *Sender) pace(ctx context.Context) *Error {
-	if s.limiter == nil {
-		return nil
-	}
-	var waited time.Duration
+	start := s.r.clock.Now()
 	var err error
-	if s.gov != nil {
-		waited, err = s.gov.wait(ctx)
-	} else {
+	switch {
+	case s.limiter != nil:
+		err = s.limiter.Wait(ctx)
+	case s.r.perMinute > 0:
+		err = s.fleet.Admit(ctx, s.r.cfg.Mailbox, ResourceMessages, s.r.perMinute, governorWindow)
+	}
+	if err == nil && s.transportName() == TransportGraph.String() {
+		err = s.fleet.Admit(ctx, s.r.cfg.Mailbox, ResourceGraph, graphPerWindow, graphWindow)
+	}
+	waited := s.r.clock.Now().Sub(start)
+	if s.limiter != nil && waited <= time.Millisecond {
 		// An external Limiter does not say whether it blocked: count
 		// waits that took a noticeable time.
-		start := s.r.clock.Now()
-		err = s.limiter.Wait(ctx)
-		if d := s.r.clock.Now().Sub(start); d > time.Millisecond {
-			waited = d
-		}
+		waited = 0
 	}
 	if waited > 0 {
 		s.stats.govWaits.Add(1)
@@ -383,7 +380,9 @@ func (s *Sender) Stats() Stats {
 		ConnectionWaits: s.smtp.pool.waits.Load(), ConnectionWaitTime: time.Duration(s.smtp.pool.waitNanos.Load()),
 		CoolOffs: s.stats.coolOffs.Load(), CoolOffUntil: s.cool.ends(s.r.clock.Now()),
 		GovernorWaits: s.stats.govWaits.Load(), GovernorWaitTime: time.Duration(s.stats.govWaitNanos.Load()),
-		Transport: s.transportName(),
+		Transport:      s.transportName(),
+		FleetShared:    s.fleet.sharing() && !s.fleet.degradedNow(),
+		FleetFallbacks: s.fleet.fallbacks.Load(), FleetFailures: s.fleet.failures.Load(),
 	}
 	if g := s.graphTokens; g != nil && g != s.tokens {
 		st.TokenRequests += g.requests.Load()

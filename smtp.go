@@ -48,7 +48,11 @@ func newSMTPTransport(c *core) *smtpTransport {
 	if c.r.tlsConfig != nil && c.r.tlsConfig.ClientSessionCache == nil {
 		c.r.tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCacheSize)
 	}
-	return &smtpTransport{core: c, pool: newPool(c.r.maxConns, c.r.clock)}
+	t := &smtpTransport{core: c, pool: newPool(c.r.maxConns, c.r.clock)}
+	if c.fleet.sharing() {
+		t.pool.idleFor, t.pool.watch = fleetIdleTimeout, true
+	}
+	return t
 }
 
 func (t *smtpTransport) close(ctx context.Context, graceful bool) error {
@@ -83,6 +87,7 @@ func (t *smtpTransport) attempt(ctx context.Context, env *envelope) *Error {
 		}
 		if e != nil && e.Kind == ErrThrottled && e.Code == 432 {
 			t.pool.backOff()
+			_ = t.fleet.BackOff(ctx, t.r.cfg.Mailbox, ResourceSMTP, t.r.maxConns, concurrencyBackoff, 0)
 		}
 		return e
 	}

@@ -40,6 +40,17 @@ type Stats struct {
 	// TransportAuto, "graph" once SMTP AUTH was found disabled and Graph
 	// accepted a message).
 	Transport string `json:"transport"`
-	// GraphRequests counts Microsoft Graph sendMail requests.
+	// GraphRequests counts Microsoft Graph requests: sendMail, Verify's
+	// probe, and for a message over 4 MB its draft, upload sessions, upload
+	// chunks, send and (after a failure) the draft's deletion.
 	GraphRequests int64 `json:"graph_requests"`
+	// FleetShared reports whether the limits are shared through
+	// Config.Fleet now: false without a Fleet, and while the Sender uses
+	// its own limits because the Fleet failed.
+	FleetShared bool `json:"fleet_shared"`
+	// FleetFallbacks counts the times the Sender fell back to its own
+	// limits because Config.Fleet failed (unreachable, slow, bad data),
+	// and FleetFailures the failed calls to it.
+	FleetFallbacks int64 `json:"fleet_fallbacks"`
+	FleetFailures  int64 `json:"fleet_failures"`
 }

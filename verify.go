@@ -104,7 +104,7 @@ func (s *Sender) Verify(ctx context.Context, from ...string) (*Report, error) {
 	if err != nil {
 		return v.rep, err
 	}
-	s.cool.end()
+	s.endCoolOff(ctx)
 	return v.rep, nil
 }
 

@@ -11,7 +11,8 @@ import (
 
 // runGraph is Verify for the Graph transport: config, credential, token,
 // token_claims (aud Graph's; no Mail.Send role is a warning, since RBAC
-// for Applications grants in Exchange), then a sendMail probe with no
+// for Applications grants in Exchange, and so is Mail.Send without the
+// Mail.ReadWrite that messages over about 3 MB need), then a sendMail probe with no
 // recipients, which Graph authorizes before it validates and so refuses
 // with 400 ErrorInvalidRecipients when the app may send as the mailbox,
 // and which cannot deliver anything. connect and tls describe the probe's
@@ -62,6 +63,9 @@ func (v *verifier) runGraph(ctx context.Context, from []string) *Error {
 		if !containsFold(c.Roles, "Mail.Send") {
 			v.add("token_claims", StatusWarn, v.since(start), detail,
 				fmt.Sprintf("The token has no Mail.Send role. Either grant Microsoft Graph > Application permissions > Mail.Send to app %s with admin consent, or grant \"Application Mail.Send\" in Exchange with RBAC for Applications (then no role is needed, and the probe below decides).", r.cfg.ClientID), "")
+		} else if !containsFold(c.Roles, "Mail.ReadWrite") {
+			v.add("token_claims", StatusWarn, v.since(start), detail,
+				fmt.Sprintf("The token has Mail.Send but not Mail.ReadWrite: messages up to about 3 MB go with one sendMail request, but larger ones go through a draft and upload sessions, which need Mail.ReadWrite too. Grant Microsoft Graph > Application permissions > Mail.ReadWrite to app %s with admin consent, or \"Application Mail.ReadWrite\" with RBAC for Applications, if you send large messages.", r.cfg.ClientID), "")
 		} else {
 			v.add("token_claims", StatusPass, v.since(start), detail, "", "")
 		}
@@ -88,7 +92,7 @@ func (v *verifier) runGraph(ctx context.Context, from []string) *Error {
 		tlsDetail = tls.VersionName(resp.TLS.Version) + ", certificate valid for " + u.Hostname() + ", " + resp.TLS.NegotiatedProtocol
 	}
 	v.add("tls", StatusPass, 0, tlsDetail, "", "")
-	ge, _ := s.graph.responseError(resp, "", tok.AccessToken)
+	ge, _ := s.graph.responseError(resp, "", tok.AccessToken, "")
 	switch {
 	case resp.Status == 400 && strings.HasPrefix(ge.Message, "ErrorInvalidRecipients"):
 		v.add("auth", StatusPass, d, "Graph authorized sendMail as "+r.cfg.Mailbox+" (a probe with no recipients, refused with ErrorInvalidRecipients; nothing was delivered)", "", "")

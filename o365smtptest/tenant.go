@@ -98,6 +98,13 @@ func (s *Server) SetTokenLifetime(d time.Duration) { s.e.SetTokenLifetime(d) }
 // exceeded. ...", as Exchange does. Zero or less means no limit.
 func (s *Server) SetConnectionLimit(n int) { s.e.SetConnectionLimit(n) }
 
+// SetDailyRecipientLimit sets how many recipients each mailbox may submit
+// to per day; the default is Exchange Online's 10,000. A message beyond it
+// is refused after the final dot with "554 5.2.0
+// STOREDRV.Submission.Exception:SubmissionQuotaExceededException; ...".
+// Zero or less means no limit. The emulator's day never ends.
+func (s *Server) SetDailyRecipientLimit(n int) { s.e.SetDailyRecipientLimit(n) }
+
 // RegisterCertificate adds cert as a credential of the app: the token
 // endpoint then accepts client assertions (JWTs) signed by its private key,
 // identified by the x5t#S256 (SHA-256, as MSAL sends with PS256) or x5t
@@ -114,8 +121,43 @@ func (s *Server) SetFederatedAssertion(assertion string) { s.e.SetFederatedAsser
 
 // GraphFault is a Microsoft Graph error answer queued with FailGraph: the
 // HTTP status, Graph's error code and message, an optional Retry-After in
-// seconds, and the number of requests it applies to (0: all).
+// seconds, and the number of requests it applies to (0: all). Op limits it
+// to one kind of request (GraphSendMail, GraphCreateDraft,
+// GraphCreateUploadSession, GraphUpload, GraphSend, GraphDelete). Drop
+// closes the connection once the request body has been read, with no
+// answer; Hang holds the answer until Release is closed (the request is
+// then served normally) or the client gives up.
 type GraphFault = emulator.GraphFault
+
+// The kinds of Graph request, for GraphFault.Op: sendMail; the draft of a
+// large message (POST messages), its upload sessions and their PUTs, its
+// send, and its deletion.
+const (
+	GraphSendMail            = emulator.GraphSendMail
+	GraphCreateDraft         = emulator.GraphCreateDraft
+	GraphCreateUploadSession = emulator.GraphCreateUploadSession
+	GraphUpload              = emulator.GraphUpload
+	GraphSend                = emulator.GraphSend
+	GraphDelete              = emulator.GraphDelete
+)
+
+// SetGraphMailReadWrite sets whether the app holds Microsoft Graph's
+// Mail.ReadWrite application permission with admin consent (the default),
+// which drafts and upload sessions need: without it only messages that fit
+// one sendMail request (4 MB) can be sent, and a larger one gets 403
+// ErrorAccessDenied at its draft.
+func (s *Server) SetGraphMailReadWrite(granted bool) { s.e.SetGraphMailReadWrite(granted) }
+
+// SetGraphUploadSessionLifetime sets how long an upload session's URL is
+// valid (15 minutes by default); zero or less makes sessions that have
+// already expired, so that their first PUT gets 404 ErrorItemNotFound.
+func (s *Server) SetGraphUploadSessionLifetime(d time.Duration) {
+	s.e.SetGraphUploadSessionLifetime(d)
+}
+
+// GraphDrafts counts the drafts in the mailboxes: created for a large
+// message and neither sent nor deleted.
+func (s *Server) GraphDrafts() int { return s.e.GraphDrafts() }
 
 // SetGraphMailSend sets whether the app holds Microsoft Graph's Mail.Send
 // application permission with admin consent (the default). Without it,

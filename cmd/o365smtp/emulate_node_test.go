@@ -72,3 +72,62 @@ func TestNodemailerClient(t *testing.T) {
 	}
 	stopAndCheckGone(t, p)
 }
+
+// TestGraphSDKClient: Microsoft's Graph SDK for JavaScript, unmodified
+// (@microsoft/microsoft-graph-client with @azure/msal-node's client
+// credentials), its baseUrl pointed at O365SMTP_GRAPH_URL, sends a message
+// with a JSON sendMail through 'o365smtp emulate', which delivers it; a
+// sendMail with no recipients gets Graph's 400 ErrorInvalidRecipients.
+// O365SMTP_NODE_TESTS=1 go test -run TestGraphSDKClient ./cmd/o365smtp
+func TestGraphSDKClient(t *testing.T) {
+	if os.Getenv("O365SMTP_NODE_TESTS") != "1" {
+		t.Skip("set O365SMTP_NODE_TESTS=1 to run the Graph SDK for JavaScript (installs it with npm into a temporary directory)")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGINT")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skip("no npm")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir, "@microsoft/microsoft-graph-client", "@azure/msal-node")
+	install.Env = processEnv(nil)
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm install: %v\n%s", err, out)
+	}
+	script, err := os.ReadFile(filepath.Join("testdata", "graph_sdk_client.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "client.js"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p := startEmulate(t, "--no-tarpit")
+	run := exec.CommandContext(ctx, node, filepath.Join(dir, "client.js"))
+	run.Env = processEnv(p.Env)
+	run.Env = append(run.Env, "NODE_EXTRA_CA_CERTS="+p.Env["O365SMTP_CA_FILE"])
+	out, err := run.Output()
+	if err != nil {
+		t.Fatalf("client.js: %v\n%s", err, out)
+	}
+	got := clientResults(t, "client.js", out)
+	if g := got["send"]; g.Code != 202 {
+		t.Errorf("SDK sendMail: %+v, want 202", g)
+	}
+	if g := got["no_recipients"]; g.Code != 400 || !strings.Contains(g.Msg, "ErrorInvalidRecipients") {
+		t.Errorf("SDK sendMail without recipients: %+v, want 400 ErrorInvalidRecipients", g)
+	}
+	msgs := newE2EClient(t, p.Env).apiMessages(t)
+	if len(msgs) != 1 || msgs[0].Subject != "from the Graph SDK" || len(msgs[0].To) != 1 || msgs[0].To[0] != "someone@example.com" {
+		t.Errorf("the emulator received %+v", msgs)
+	}
+	stopAndCheckGone(t, p)
+}

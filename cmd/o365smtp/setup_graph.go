@@ -10,7 +10,7 @@ import (
 
 // writeGraphSetupScript prints the Entra and Exchange steps for sending
 // with Microsoft Graph, Mail.Send scoped to the mailbox with RBAC for
-// Applications.
+// Applications, and Mail.ReadWrite for messages over about 3 MB.
 func writeGraphSetupScript(w io.Writer, cfg o365smtp.Config, c jwtclaims.Claims, tokenNote string, from []string) {
 	clientID := psValue(cfg.ClientID, phClientID)
 	mailbox := psValue(cfg.Mailbox, phMailbox)
@@ -34,6 +34,10 @@ func writeGraphSetupScript(w io.Writer, cfg o365smtp.Config, c jwtclaims.Claims,
 	p("New-ServicePrincipal -AppId %s -ObjectId %s -DisplayName %s", clientID, oid, psQuote(name))
 	p("New-ManagementScope -Name %s -RecipientRestrictionFilter %s", psQuote(name+" scope"), psQuote("PrimarySmtpAddress -eq '"+filterMailbox+"'"))
 	p("New-ManagementRoleAssignment -App %s -Role \"Application Mail.Send\" -CustomResourceScope %s", clientID, psQuote(name+" scope"))
+	p("# Messages over about 3 MB (large attachments) go through a draft and upload sessions,")
+	p("# which need Mail.ReadWrite as well (in Entra with admin consent, or here). Messages up to")
+	p("# about 3 MB need only Mail.Send: leave the next line out if you send none larger.")
+	p("New-ManagementRoleAssignment -App %s -Role \"Application Mail.ReadWrite\" -CustomResourceScope %s", clientID, psQuote(name+" scope"))
 	p("Test-ServicePrincipalAuthorization -Identity %s -Resource %s", clientID, mailbox)
 	for _, a := range from {
 		if !strings.EqualFold(a, cfg.Mailbox) {

@@ -146,7 +146,7 @@ func TestSetupScriptTransport(t *testing.T) {
 	for _, tc := range refusedTransports {
 		env["O365SMTP_TRANSPORT"] = tc.env
 		res := runInProcess(t, env, append([]string{"setup-script"}, tc.args...)...)
-		if res.code != 0 || !strings.Contains(res.stdout, `New-ManagementRoleAssignment -App `) || !strings.Contains(res.stdout, `-Role "Application Mail.Send"`) ||
+		if res.code != 0 || !strings.Contains(res.stdout, `New-ManagementRoleAssignment -App `) || !strings.Contains(res.stdout, `-Role "Application Mail.Send"`) || !strings.Contains(res.stdout, `-Role "Application Mail.ReadWrite"`) ||
 			!strings.Contains(res.stdout, "Test-ServicePrincipalAuthorization") || !strings.Contains(res.stdout, "New-ManagementScope") {
 			t.Errorf("setup-script %q with O365SMTP_TRANSPORT=%q: %v, want the Graph script", tc.args, tc.env, res)
 		}

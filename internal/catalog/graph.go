@@ -31,12 +31,24 @@ type graphRow struct {
 	refresh bool
 	// fallback marks the rows for errors no code matches.
 	fallback bool
+	// step limits the row to one step of a large message: StepDraft (the
+	// draft, its upload sessions and their deletion) or StepUpload (the
+	// PUTs to an upload URL); "" is every request.
+	step string
 }
+
+// The steps of a large message that ClassifyGraphStep knows.
+const (
+	StepDraft  = "draft"
+	StepUpload = "upload"
+)
 
 const (
 	hintMailSend = "App {ClientID} may not send as {Mailbox} with Microsoft Graph. Either grant the application permission Microsoft Graph > Mail.Send to the app (Entra admin center > App registrations > the app > API permissions > Add a permission > Microsoft Graph > Application permissions > Mail.Send) and click Grant admin consent, or grant it in Exchange alone, scoped to the mailbox, with RBAC for Applications:\n  New-ServicePrincipal -AppId {ClientID} -ObjectId {ObjectID} -DisplayName o365smtp\n  New-ManagementScope -Name \"o365smtp mailboxes\" -RecipientRestrictionFilter \"PrimarySmtpAddress -eq '{Mailbox}'\"\n  New-ManagementRoleAssignment -App {ClientID} -Role \"Application Mail.Send\" -CustomResourceScope \"o365smtp mailboxes\"\n  Test-ServicePrincipalAuthorization -Identity {ClientID} -Resource {Mailbox}\n({ObjectID} is the Enterprise application's object ID, the token's oid.) Permissions take up to an hour to apply."
 
 	hintRAOP = "An application access policy or an RBAC for Applications scope excludes {Mailbox} from app {ClientID}. Put the mailbox in the app's scope, in Exchange Online PowerShell:\n  New-ManagementScope -Name \"o365smtp mailboxes\" -RecipientRestrictionFilter \"PrimarySmtpAddress -eq '{Mailbox}'\"\n  New-ManagementRoleAssignment -App {ClientID} -Role \"Application Mail.Send\" -CustomResourceScope \"o365smtp mailboxes\"\n  Test-ServicePrincipalAuthorization -Identity {ClientID} -Resource {Mailbox}\n(or, with a legacy application access policy, add the mailbox to the policy's mail-enabled security group and check with Test-ApplicationAccessPolicy -Identity {Mailbox} -AppId {ClientID}). Changes take up to an hour to apply."
+
+	hintMailReadWrite = "A message too large for one sendMail request (over about 3 MB) is sent through a draft and upload sessions, which need the application permission Microsoft Graph > Mail.ReadWrite as well as Mail.Send; app {ClientID} has Mail.Send only. Grant Mail.ReadWrite (Entra admin center > App registrations > the app > API permissions > Add a permission > Microsoft Graph > Application permissions > Mail.ReadWrite, then Grant admin consent), or scoped with RBAC for Applications:\n  New-ManagementRoleAssignment -App {ClientID} -Role \"Application Mail.ReadWrite\" -CustomResourceScope \"o365smtp mailboxes\"\nMessages up to about 3 MB need only Mail.Send; or keep large messages small (links instead of attachments), or send them over SMTP."
 
 	hintGraphThrottled = "Graph throttled the request (at most 4 concurrent requests per mailbox, and 10,000 per 10 minutes per app and mailbox); it is retried after Retry-After. If it lasts, lower the sending rate or MaxConnections."
 )
@@ -56,6 +68,34 @@ var graphRows = []graphRow{
 		hint:    hintRAOP,
 		doc:     "An application access policy or RBAC scope excludes the mailbox.",
 		example: "ErrorAccessDenied: Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
+	},
+	{
+		status: "403", code: "ErrorAccessDenied", step: StepDraft,
+		kind: "auth_failed", retry: Permanent,
+		hint:    hintMailReadWrite,
+		doc:     "A large message's draft or upload session is refused: the app has Mail.Send but not Mail.ReadWrite.",
+		example: "ErrorAccessDenied: Access is denied. Check credentials and try again.",
+	},
+	{
+		status: "404", step: StepUpload,
+		kind: "unexpected_reply", retry: Transient,
+		hint:    "The upload session of an attachment expired or is gone (its URL is valid for a limited time, about 15 minutes). The draft was deleted and nothing was sent; the message is sent again from a new draft. If it lasts, the link to Graph is too slow for the attachment: send it over SMTP.",
+		doc:     "A large message's upload session expired or is gone (retried with a new draft).",
+		example: "ErrorItemNotFound: The upload session has expired.",
+	},
+	{
+		status: "4xx", code: "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+		kind: "message_rejected", retry: Permanent,
+		hint:    "Graph refused an upload session for an attachment it finds too small. Report a bug in o365smtp with this message: it uploads only attachments of 2 MiB or more.",
+		doc:     "An upload session was asked for a small attachment.",
+		example: "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize: Attachment size should not be less than the minimum size.",
+	},
+	{
+		status: "4xx", code: "ErrorAttachmentSizeExceeded",
+		kind: "message_rejected", retry: Permanent,
+		hint:    "An attachment is larger than Graph takes (150 MB). Send it as a link.",
+		doc:     "An attachment is over 150 MB.",
+		example: "ErrorAttachmentSizeExceeded: The attachment exceeds the maximum size of 150 MB.",
 	},
 	{
 		status: "403", code: "ErrorSendAsDenied",
@@ -95,7 +135,7 @@ var graphRows = []graphRow{
 	{
 		status: "", code: "ErrorMessageSizeExceeded",
 		kind: "message_rejected", retry: Permanent,
-		hint:    "The message is larger than {Mailbox}'s MaxSendSize (35 MB by default): make it smaller, or raise the limit with Set-Mailbox {Mailbox} -MaxSendSize.",
+		hint:    "The message is larger than {Mailbox}'s MaxSendSize (35 MB by default, counted with attachments in base64, about 4/3 of their size): make it smaller, or raise the limit with Set-Mailbox {Mailbox} -MaxSendSize (at most 150 MB).",
 		doc:     "The message exceeds the mailbox's MaxSendSize.",
 		example: "ErrorMessageSizeExceeded: The message exceeds the maximum supported size.",
 	},
@@ -205,6 +245,12 @@ var graphCodeRE = regexp.MustCompile(`^[A-Za-z0-9_.]{1,64}$`)
 // its body (Graph's error JSON; anything else is classified by the status
 // alone, and never quoted) and the request-id header.
 func ClassifyGraph(status int, body []byte, requestID string) Graph {
+	return ClassifyGraphStep("", status, body, requestID)
+}
+
+// ClassifyGraphStep is ClassifyGraph for a request of a large message's
+// step (StepDraft, StepUpload; "" for sendMail and send).
+func ClassifyGraphStep(step string, status int, body []byte, requestID string) Graph {
 	var gb graphBody
 	_ = json.Unmarshal(body, &gb)
 	g := Graph{Status: status}
@@ -213,7 +259,7 @@ func ClassifyGraph(status int, body []byte, requestID string) Graph {
 	}
 	text := Sanitize(strings.ToValidUTF8(gb.Error.Message, "\uFFFD"))
 	g.RequestID = cut(Sanitize(cmpOr(gb.Error.InnerError.RequestID, requestID)), maxTraceLine)
-	row := &graphRows[matchGraph(status, g.Code, text)]
+	row := &graphRows[matchGraph(step, status, g.Code, text)]
 	g.Kind, g.Retry, g.hint, g.Refresh = row.kind, row.retry, row.hint, row.refresh
 	msg := "Graph answered HTTP " + strconv.Itoa(status)
 	switch {
@@ -239,9 +285,12 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func matchGraph(status int, code, text string) int {
+func matchGraph(step string, status int, code, text string) int {
 	key := matchKey(text)
 	for i, r := range graphRows {
+		if r.step != "" && r.step != step {
+			continue
+		}
 		if !graphStatus(r.status, status) {
 			continue
 		}

@@ -24,10 +24,10 @@ func TestGraphExamples(t *testing.T) {
 		code, msg, _ := strings.Cut(r.example, ": ")
 		body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg,
 			"innerError": map[string]string{"request-id": "11111111-2222-3333-4444-555555555555", "date": "2026-12-01T10:00:00"}}})
-		if got := matchGraph(status, code, msg); got != i {
+		if got := matchGraph(r.step, status, code, msg); got != i {
 			t.Errorf("row %d (%s): example selects row %d", i, r.example, got)
 		}
-		g := ClassifyGraph(status, body, "")
+		g := ClassifyGraphStep(r.step, status, body, "")
 		if g.Kind != r.kind || !strings.Contains(g.Message, "request-id: 11111111") || !isKind(g.Kind) {
 			t.Errorf("row %d: %+v", i, g)
 		}

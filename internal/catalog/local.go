@@ -59,7 +59,6 @@ var localIndex = func() map[string]int {
 
 const (
 	hintLoadCert     = "Load the certificate together with its private key, for example with tls.LoadX509KeyPair(certFile, keyFile)."
-	hintNotYet       = "This setting is part of the next o365smtp release and not implemented yet: leave it unset."
 	hintReachable    = "Check that {Addr} is reachable from here (DNS, firewall, egress proxy). Many networks block outbound SMTP ports; Exchange Online submission uses 587."
 	hintPEMBundle    = "Make {Subject} a PEM bundle of CA certificates (-----BEGIN CERTIFICATE----- blocks)."
 	hintTenantFormat = "Set {Subject} to the Directory (tenant) ID shown on the app registration's Overview page, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or to a verified domain such as contoso.onmicrosoft.com."
@@ -133,8 +132,6 @@ var localRows = []localRow{
 		hint: "Set RetryBackoff to 0 for the default of 1 s, or to the delay before the first retry; set MaxAttempts to 1 to disable retries."},
 	{id: "config.managed_identity", kind: "config", op: "config", doc: "ManagedIdentity is neither system nor a client ID.",
 		hint: `Set ManagedIdentity to "system" for the resource's system-assigned managed identity, or to the Client ID (a GUID, on the identity's Overview page) of a user-assigned one, not its Object (principal) ID or resource ID.`},
-	{id: "config.not_yet", kind: "config", op: "config", doc: "A setting of the next release (the Graph transports, Fleet) that is not implemented yet.",
-		hint: hintNotYet},
 
 	// Environment variables (ConfigFromEnv).
 	{id: "env.choice", kind: "config", op: "config", doc: "A variable is not one of the values it may take.",
@@ -257,7 +254,7 @@ var localRows = []localRow{
 		hint: "Exchange Online requires TLS 1.2 or newer; this server refused the versions and ciphers offered. Check that Host and Port point at the SMTP submission service."},
 
 	// The Graph transport, where no Graph error body says what went wrong.
-	{id: "graph.unknown_outcome", kind: "unknown_outcome", op: "graph", doc: "The sendMail request was sent and no response came (Graph has no idempotency key, so it is never resent).",
+	{id: "graph.unknown_outcome", kind: "unknown_outcome", op: "graph", doc: "The sendMail (or a large message's send) request was sent and no response came within the 3 s grace (Graph has no idempotency key, so it is never resent).",
 		hint: "The message may have been delivered: check {Mailbox}'s Sent Items before sending it again. Graph's sendMail has no idempotency key, so o365smtp never resends it."},
 	{id: "graph.unreachable", kind: "connection", op: "graph", retry: Transient, doc: "Graph cannot be reached, or the connection broke before the request was sent (retried).",
 		hint: "Check that {Addr} is reachable from here over HTTPS (DNS, firewall, egress proxy)."},
@@ -265,9 +262,15 @@ var localRows = []localRow{
 		hint: "Connect to {Addr} by the DNS name on its certificate. Behind a TLS-inspecting proxy, set CAFile to its CA certificate."},
 	{id: "graph.redirect", kind: "unexpected_reply", op: "graph", doc: "Graph redirected off https or to another host; the token was not sent there.",
 		hint: "Check GraphURL ({Addr}): it must be Graph's https URL (leave it empty for the Cloud's default)."},
-	{id: "graph.too_large", kind: "invalid_message", op: "message", doc: "The message is larger than a sendMail request may be (4 MB of base64 MIME, about 3 MB of message); large messages over Graph (drafts and upload sessions) are not supported yet.",
-		hint: "Make the message smaller than about 3 MB (attachments as links), or send it over SMTP (Transport smtp), which takes up to the mailbox's MaxSendSize (35 MB by default). Large messages over Graph, with upload sessions, are not supported yet."},
-	{id: "graph.response", kind: "unexpected_reply", op: "graph", doc: "Graph's response is not what sendMail answers (a 2xx other than 202, or a body larger than 1 MiB).",
+	{id: "graph.too_large", kind: "invalid_message", op: "message", doc: "What stays in a large message's draft (the body and the attachments under 2 MiB, which upload sessions do not take) is larger than one Graph request may be (4 MB of base64 MIME, about 3 MB).",
+		hint: "Attachments of 2 MiB or more are uploaded in chunks, but the rest of the message must fit in one Graph request of 4 MB (about 3 MB of MIME): put fewer small attachments in it (zip them into one), or send it over SMTP (Transport smtp), which takes up to the mailbox's MaxSendSize (35 MB by default)."},
+	{id: "graph.draft_failed", kind: "connection", op: "graph", retry: Transient, doc: "The connection broke while a large message's draft or attachments were being made; the draft was deleted and nothing was sent (retried).",
+		hint: "Nothing was sent: the draft was deleted (best effort; a leftover draft in {Mailbox}'s Drafts folder is harmless). Check that {Addr} is reachable from here over HTTPS if it lasts."},
+	{id: "graph.upload_url", kind: "unexpected_reply", op: "graph", doc: "An upload session's uploadUrl is missing or not https; no attachment bytes were sent there.",
+		hint: "Check GraphURL ({Addr}): it must be Microsoft Graph or a proxy that passes its answers through unchanged. Upload URLs must be https."},
+	{id: "graph.attachment_changed", kind: "invalid_message", op: "message", doc: "An attachment gave a different number of bytes when it was uploaded than when it was measured.",
+		hint: "An attachment's content changed while the message was being sent (a file written to, or a reader that cannot be read twice). Attach a file that does not change, or the bytes themselves (AttachReader), and send again."},
+	{id: "graph.response", kind: "unexpected_reply", op: "graph", doc: "Graph's response is not what the request expects (another 2xx, a draft without an id, or a body larger than 1 MiB).",
 		hint: "Check GraphURL ({Addr}): it must be Microsoft Graph or a proxy that passes its answers through unchanged."},
 	{id: "config.graph_url", kind: "config", op: "config", doc: "GraphURL is not an https URL of a host.",
 		hint: "Set GraphURL to Graph's base URL, such as https://graph.microsoft.com (no path), or leave it empty for the Cloud's default."},

@@ -43,7 +43,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
-	mux.HandleFunc("POST /v1.0/users/{id}/sendMail", s.handleSendMail)
+	s.graphRoutes(mux)
 	if s.opts.messageAPI {
 		s.apiRoutes(mux)
 	}
