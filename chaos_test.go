@@ -78,6 +78,7 @@ type hsChaosPlan struct {
 }
 
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []uint64{1, 20261201} {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { hsChaos(t, seed, 300, 24) })
 	}

@@ -35,6 +35,7 @@ func rsaCert(t *testing.T, notAfter time.Time) tls.Certificate {
 }
 
 func TestCertificateCredential(t *testing.T) {
+	t.Parallel()
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	cert := rsaCert(t, time.Now().Add(365*24*time.Hour))
@@ -125,6 +126,7 @@ func swapSecret(t *testing.T, dir, value, version string) {
 }
 
 func TestClientSecretFileRotation(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"in place", "symlink swap"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := o365smtptest.NewServer()
@@ -185,6 +187,7 @@ func TestMSALForceRegionIgnored(t *testing.T) {
 // accepted; the emulator stands in for the cloud's hosts, which an explicit
 // Host and AuthorityHost override (as they would a private endpoint).
 func TestCloudPresetsEndToEnd(t *testing.T) {
+	t.Parallel()
 	cert := rsaCert(t, time.Now().Add(365*24*time.Hour))
 	for _, tc := range []struct {
 		cloud o365smtp.Cloud

@@ -47,6 +47,7 @@ func TestUntrustedTokenEndpoint(t *testing.T) {
 // greeting timeout, not the 30 s dial timeout, with a Hint that names the
 // mix-up.
 func TestSilentPort(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // answer within it is success, none is ErrUnknownOutcome. Time is a Fake
 // clock; the emulator holds the answer until the test releases it.
 func TestGraphGrace(t *testing.T) {
+	t.Parallel()
 	for _, op := range []string{o365smtptest.GraphSendMail, o365smtptest.GraphSend} {
 		for _, answered := range []bool{true, false} {
 			t.Run(op+map[bool]string{true: " answered", false: " unanswered"}[answered], func(t *testing.T) {

@@ -118,6 +118,7 @@ func largeMsg(t *testing.T, n, logo int) (*gomail.Msg, map[string][]byte) {
 // through a draft and upload sessions and arrive byte-identical, with the
 // headers and recipients they have over sendMail; the draft is gone.
 func TestGraphLargeMessage(t *testing.T) {
+	t.Parallel()
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	s := graphSender(t, srv, o365smtp.TransportGraph)
@@ -165,6 +166,7 @@ func TestGraphLargeMessage(t *testing.T) {
 
 // TestGraphLargeConcurrent: distinct large messages sent at once (-race).
 func TestGraphLargeConcurrent(t *testing.T) {
+	t.Parallel()
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	s := graphSender(t, srv, o365smtp.TransportGraph)
@@ -240,6 +242,7 @@ func TestGraphLargeOverMaxSendSize(t *testing.T) {
 // is retryable where nothing was sent; the upload URL's token is in no
 // error.
 func TestGraphLargeFailures(t *testing.T) {
+	t.Parallel()
 	// One emulator for all (a new one generates a signing key, slow under
 	// -race); each case's fault is consumed by its own Send.
 	srv := o365smtptest.NewServer()
@@ -332,6 +335,7 @@ func TestGraphLargeVerifyWarnsWithoutMailReadWrite(t *testing.T) {
 // TestAutoLargeMessage: TransportAuto switched to Graph sends a large
 // message through a draft too.
 func TestAutoLargeMessage(t *testing.T) {
+	t.Parallel()
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	srv.SetSMTPAuthDisabledForTenant(true)

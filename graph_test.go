@@ -89,6 +89,7 @@ func TestGraphSend(t *testing.T) {
 }
 
 func TestGraphErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(*o365smtptest.Server)
@@ -165,6 +166,7 @@ func TestGraphErrors(t *testing.T) {
 }
 
 func TestGraphRetryAfterThenSuccess(t *testing.T) {
+	t.Parallel()
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	srv.FailGraph(o365smtptest.GraphFault{Status: 429, Code: "ApplicationThrottled", Message: "Application is over its MailboxConcurrency limit.", RetryAfter: 1, Times: 1})
@@ -204,6 +206,7 @@ func TestGraphTokenRefreshedOnce(t *testing.T) {
 }
 
 func TestGraphTooLarge(t *testing.T) {
+	t.Parallel()
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	s := graphSender(t, srv, o365smtp.TransportGraph)

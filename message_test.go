@@ -31,6 +31,7 @@ func bigMsg(t *testing.T, n int) *mail.Msg {
 }
 
 func TestRetrySameBytes(t *testing.T) {
+	t.Parallel()
 	srv := o365smtptest.NewServer()
 	defer srv.Close()
 	cfg := srv.Config()

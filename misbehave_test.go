@@ -41,6 +41,7 @@ func rawServer(t *testing.T, script func(c net.Conn, r *bufio.Reader)) (host str
 // A server that sends garbage, closes early or stays silent yields an
 // *Error, never a panic or a hang past the context's deadline.
 func TestMisbehavingServer(t *testing.T) {
+	t.Parallel()
 	silentUntilClosed := func(c net.Conn, r *bufio.Reader) { r.ReadString(0) }
 	cases := []struct {
 		name   string

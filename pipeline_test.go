@@ -42,6 +42,7 @@ func pipeCtx(t *testing.T) context.Context {
 // TestPipelinedOutcomes: each outcome of the batch, then a message that
 // must go through on the same or a new connection, as the outcome allows.
 func TestPipelinedOutcomes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		to        []string
@@ -149,6 +150,7 @@ func TestPipelinedOutcomes(t *testing.T) {
 // verdict), not the five of MAIL, RCPT, DATA, the data, RSET. The bound is
 // loose (3.5 round trips) so that a slow machine does not fail it.
 func TestPipelinedRoundTrips(t *testing.T) {
+	t.Parallel()
 	const lat = 40 * time.Millisecond
 	srv := o365smtptest.NewServer(o365smtptest.WithLatency(lat))
 	defer srv.Close()

@@ -217,6 +217,7 @@ func TestPoolReusesConnection(t *testing.T) {
 // concurrent Verify calls, never have more than MaxConnections open, as the
 // client counts them and as the emulator does; one token serves them all.
 func TestPoolNeverExceedsMaxConnections(t *testing.T) {
+	t.Parallel()
 	for _, verifiers := range []int{0, 4} {
 		for _, maxConns := range []int{1, 2, 3} {
 			name := "sends/max=" + strconv.Itoa(maxConns)

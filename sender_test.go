@@ -217,6 +217,7 @@ func (d *trackingDialer) open() (open, total int) {
 }
 
 func TestFailedDialsCloseTheirConnections(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		setup func(*o365smtptest.Server)
@@ -260,6 +261,7 @@ func TestFailedDialsCloseTheirConnections(t *testing.T) {
 }
 
 func TestSendFailures(t *testing.T) {
+	t.Parallel()
 	other := "other@contoso.com"
 	cases := []struct {
 		name   string
@@ -381,6 +383,7 @@ func TestInvalidMessagesAndClosed(t *testing.T) {
 }
 
 func TestContextDeadlineOnSilentServer(t *testing.T) {
+	t.Parallel()
 	for _, stage := range []o365smtptest.Stage{o365smtptest.StageBanner, o365smtptest.StageAuth, o365smtptest.StageMail, o365smtptest.StageData} {
 		srv := o365smtptest.NewServer()
 		srv.Fail(stage, o365smtptest.Fault{Hang: true})

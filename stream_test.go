@@ -110,6 +110,7 @@ func textprotoGet(h map[string][]string, k string) string {
 }
 
 func TestStreamEquivalence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := func(name string, content []byte) string {
 		p := filepath.Join(dir, name)
@@ -232,6 +233,7 @@ func TestStreamEquivalence(t *testing.T) {
 // final dot with a transient reply; the retry streams the message again,
 // with the same Message-ID and the same bytes, to the raw server.
 func TestStreamRetrySameBytes(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var attempts [][]byte
 	srv := newHSSMTP(t, func(s *hsSess, verb, _ string) bool {

@@ -23,6 +23,7 @@ func stepStatuses(r *o365smtp.Report) string {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		opts   []o365smtptest.Option
