@@ -57,13 +57,13 @@ func (t *graphTransport) close(context.Context, bool) error { return nil }
 // for one (sendLarge) a draft, upload sessions and send; on 401 with a
 // cached token it drops the token and tries once more with a fresh one.
 func (t *graphTransport) attempt(ctx context.Context, env *envelope) *Error {
-	body, e := graphBody(env)
+	body, tooLarge, e := graphBody(env)
 	var large *largeMessage
 	if e != nil {
-		if e.Kind != ErrInvalidMessage || env.msg == nil {
+		if !tooLarge || env.msg == nil {
 			return e
 		}
-		// Too large for sendMail (graphBody's only failure).
+		// Too large for sendMail: a draft and upload sessions.
 		if large, e = splitLarge(env); e != nil {
 			return e
 		}
@@ -140,8 +140,10 @@ func graphRequestID(r *graphclient.Response) string {
 // graphBody is the sendMail body of env: the MIME, with a Bcc header for
 // the envelope recipients that To and Cc do not name (go-mail leaves Bcc
 // out of the rendered message; Graph takes the recipients from the MIME
-// and drops Bcc), in base64.
-func graphBody(env *envelope) ([]byte, *Error) {
+// and drops Bcc), in base64. tooLarge says the failure is only that the
+// message does not fit in one request (a draft can take it); any other
+// failure, such as an attachment that cannot be read, is final.
+func graphBody(env *envelope) (body []byte, tooLarge bool, e *Error) {
 	var bccHeader []byte
 	if bcc := blindRecipients(env); len(bcc) > 0 {
 		bccHeader = []byte("Bcc: " + strings.Join(bcc, ", ") + "\r\n")
@@ -152,14 +154,14 @@ func graphBody(env *envelope) ([]byte, *Error) {
 	data, ok, err := env.render(bccHeader, int64(graphclient.MaxRequest)/4*3)
 	if !ok {
 		n := (size + 2) / 3 * 4
-		return nil, localError("graph.too_large", fmt.Sprintf("the message is %d bytes, %d in base64: a Graph sendMail request may be at most %d", size, n, graphclient.MaxRequest), catalog.Values{}, nil)
+		return nil, true, localError("graph.too_large", fmt.Sprintf("the message is %d bytes, %d in base64: a Graph sendMail request may be at most %d", size, n, graphclient.MaxRequest), catalog.Values{}, nil)
 	}
 	if err != nil {
-		return nil, renderError(err)
+		return nil, false, renderError(err)
 	}
 	out := make([]byte, base64.StdEncoding.EncodedLen(len(data)))
 	base64.StdEncoding.Encode(out, data)
-	return out, nil
+	return out, false, nil
 }
 
 // blindRecipients are env's recipients that neither To nor Cc names.

@@ -572,3 +572,31 @@ func TestStreamGraph(t *testing.T) {
 		t.Error("the attachment did not arrive intact")
 	}
 }
+
+// TestStreamChangedAttachmentGraph: over Graph, an attachment that changes
+// or fails between the count and the rendering is a final
+// ErrInvalidMessage; it is not mistaken for a message too large for
+// sendMail, so no draft is made and no Graph request is sent.
+func TestStreamChangedAttachmentGraph(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
+			srv := o365smtptest.NewServer()
+			defer srv.Close()
+			s := graphSender(t, srv, o365smtp.TransportGraph)
+			m := newMsg(t)
+			f, calls := changing(fail)
+			m.SetAttachments([]*mail.File{f})
+			err := s.Send(pipeCtx(t), m)
+			var e *o365smtp.Error
+			if !errors.As(err, &e) || e.Kind != o365smtp.ErrInvalidMessage || e.Retryable() || e.Op != "message" {
+				t.Fatalf("Send = %v, want a final ErrInvalidMessage of Op message", err)
+			}
+			if *calls != 2 {
+				t.Errorf("the attachment was read %d times, want 2 (count, rendering)", *calls)
+			}
+			if n, d := srv.GraphRequests(), srv.GraphDrafts(); n != 0 || d != 0 {
+				t.Errorf("%d Graph requests and %d drafts, want none", n, d)
+			}
+		})
+	}
+}
