@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -91,15 +92,51 @@ func newCredentials(hosts []string) (*credentials, error) {
 	}, nil
 }
 
+// spareKeys holds the signing keys of closed Servers, for later Servers of
+// the same process: an RSA-2048 key takes tens of milliseconds to generate
+// (about half a second under the race detector), and a test suite starts
+// hundreds of emulators. A key is in use by at most one open Server, so
+// Servers open at the same time never share one; a key outlives its Server
+// only here, bounded by maxSpareKeys. These are throwaway test keys.
+var spareKeys struct {
+	mu   sync.Mutex
+	keys []*rsa.PrivateKey
+}
+
+const maxSpareKeys = 16
+
+// takeKey returns a spare signing key, or a new one.
+func takeKey() *rsa.PrivateKey {
+	spareKeys.mu.Lock()
+	if n := len(spareKeys.keys); n > 0 {
+		k := spareKeys.keys[n-1]
+		spareKeys.keys = spareKeys.keys[:n-1]
+		spareKeys.mu.Unlock()
+		return k
+	}
+	spareKeys.mu.Unlock()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic("o365smtptest: generating the token signing key: " + err.Error())
+	}
+	return key
+}
+
+// giveBackKey makes the signing key of a closed Server spare.
+func giveBackKey(k *rsa.PrivateKey) {
+	spareKeys.mu.Lock()
+	defer spareKeys.mu.Unlock()
+	if len(spareKeys.keys) < maxSpareKeys {
+		spareKeys.keys = append(spareKeys.keys, k)
+	}
+}
+
 // signingKey returns the RSA key that signs the server's access tokens,
-// and its key ID (kid and x5t). It is made on first use: an RSA key takes
-// tens of milliseconds to generate, and many tests never need one.
+// and its key ID (kid and x5t). It is taken on first use (many tests never
+// need one), from the keys of closed Servers when there is one (takeKey).
 func (s *Server) signingKey() (*rsa.PrivateKey, string) {
 	s.keyOnce.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic("o365smtptest: generating the token signing key: " + err.Error())
-		}
+		key := takeKey()
 		pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 		if err != nil {
 			panic("o365smtptest: " + err.Error())

@@ -269,6 +269,9 @@ func (s *Server) Close() {
 			s.identitySrv.Close()
 		}
 		s.httpTransport.CloseIdleConnections()
+		if s.keyReady.Load() {
+			giveBackKey(s.signKey)
+		}
 	})
 }
 
