@@ -16,9 +16,15 @@ import (
 	"time"
 )
 
-func TestNodemailerClient(t *testing.T) {
+// runNodeClient installs packages with npm into a temporary directory,
+// starts 'o365smtp emulate', runs testdata/script with node against it (the
+// emulator's CA trusted through NODE_EXTRA_CA_CERTS) and returns the
+// script's results and the emulator. It skips unless O365SMTP_NODE_TESTS=1
+// and node and npm are installed.
+func runNodeClient(t *testing.T, script string, packages ...string) (map[string]clientResult, *emulateProc) {
+	t.Helper()
 	if os.Getenv("O365SMTP_NODE_TESTS") != "1" {
-		t.Skip("set O365SMTP_NODE_TESTS=1 to run nodemailer and msal-node (installs them with npm into a temporary directory)")
+		t.Skipf("set O365SMTP_NODE_TESTS=1 to run %s with %s (installs them with npm into a temporary directory)", script, strings.Join(packages, " and "))
 	}
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGINT")
@@ -34,29 +40,33 @@ func TestNodemailerClient(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir, "nodemailer", "@azure/msal-node")
+	args := append([]string{"install", "--no-audit", "--no-fund", "--silent", "--prefix", dir}, packages...)
+	install := exec.CommandContext(ctx, npm, args...)
 	install.Env = processEnv(nil)
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("npm install: %v\n%s", err, out)
 	}
-	script, err := os.ReadFile(filepath.Join("testdata", "nodemailer_client.js"))
+	src, err := os.ReadFile(filepath.Join("testdata", script))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Node resolves modules from the script's directory.
-	if err := os.WriteFile(filepath.Join(dir, "client.js"), script, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "client.js"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-
 	p := startEmulate(t, "--no-tarpit")
 	run := exec.CommandContext(ctx, node, filepath.Join(dir, "client.js"))
 	run.Env = processEnv(p.Env)
 	run.Env = append(run.Env, "NODE_EXTRA_CA_CERTS="+p.Env["O365SMTP_CA_FILE"])
 	out, err := run.Output()
 	if err != nil {
-		t.Fatalf("client.js: %v\n%s", err, out)
+		t.Fatalf("%s: %v\n%s", script, err, out)
 	}
-	got := clientResults(t, "client.js", out)
+	return clientResults(t, script, out), p
+}
+
+func TestNodemailerClient(t *testing.T) {
+	got, p := runNodeClient(t, "nodemailer_client.js", "nodemailer", "@azure/msal-node")
 	for _, w := range []struct {
 		check, command string
 		code           int
@@ -80,45 +90,7 @@ func TestNodemailerClient(t *testing.T) {
 // sendMail with no recipients gets Graph's 400 ErrorInvalidRecipients.
 // O365SMTP_NODE_TESTS=1 go test -run TestGraphSDKClient ./cmd/o365smtp
 func TestGraphSDKClient(t *testing.T) {
-	if os.Getenv("O365SMTP_NODE_TESTS") != "1" {
-		t.Skip("set O365SMTP_NODE_TESTS=1 to run the Graph SDK for JavaScript (installs it with npm into a temporary directory)")
-	}
-	if runtime.GOOS == "windows" {
-		t.Skip("needs SIGINT")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("no npm")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("no node")
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir, "@microsoft/microsoft-graph-client", "@azure/msal-node")
-	install.Env = processEnv(nil)
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm install: %v\n%s", err, out)
-	}
-	script, err := os.ReadFile(filepath.Join("testdata", "graph_sdk_client.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "client.js"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	p := startEmulate(t, "--no-tarpit")
-	run := exec.CommandContext(ctx, node, filepath.Join(dir, "client.js"))
-	run.Env = processEnv(p.Env)
-	run.Env = append(run.Env, "NODE_EXTRA_CA_CERTS="+p.Env["O365SMTP_CA_FILE"])
-	out, err := run.Output()
-	if err != nil {
-		t.Fatalf("client.js: %v\n%s", err, out)
-	}
-	got := clientResults(t, "client.js", out)
+	got, p := runNodeClient(t, "graph_sdk_client.js", "@microsoft/microsoft-graph-client", "@azure/msal-node")
 	if g := got["send"]; g.Code != 202 {
 		t.Errorf("SDK sendMail: %+v, want 202", g)
 	}
