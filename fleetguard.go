@@ -98,8 +98,8 @@ func (g *fleetGuard) answered(ctx context.Context, err error) bool {
 	return false
 }
 
-// local reports whether the Sender uses its own limits now for want of
-// the shared Fleet.
+// degradedNow reports whether the Sender uses its own limits now for want
+// of the shared Fleet.
 func (g *fleetGuard) degradedNow() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()

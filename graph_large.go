@@ -72,10 +72,6 @@ func (f largeFile) item() graphclient.Attachment {
 	return a
 }
 
-type counter int64
-
-func (c *counter) Write(p []byte) (int, error) { *c += counter(len(p)); return len(p), nil }
-
 // splitLarge splits env's message for a draft. It renders a shallow copy
 // of env.msg with fewer attachments, so the caller's Msg keeps its own
 // (the copy shares only the boundaries and headers the first rendering
@@ -85,13 +81,13 @@ func splitLarge(env *envelope) (*largeMessage, *Error) {
 	var small, big []largeFile
 	for i, list := range [][]*mail.File{m.GetAttachments(), m.GetEmbeds()} {
 		for _, f := range list {
-			var n counter
+			n := countWriter{w: io.Discard}
 			if f.Writer != nil {
 				if _, err := f.Writer(&n); err != nil {
 					return nil, localError("message.render", "an attachment cannot be read: "+err.Error(), catalog.Values{}, err)
 				}
 			}
-			lf := largeFile{f: f, size: int64(n), inline: i == 1}
+			lf := largeFile{f: f, size: n.n, inline: i == 1}
 			if lf.size >= uploadFrom {
 				big = append(big, lf)
 			} else {
